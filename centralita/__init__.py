@@ -1,0 +1,3 @@
+"""centralita: a multi-tenant, omnichannel contact-center platform."""
+
+__version__ = "0.1.0"

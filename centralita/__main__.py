@@ -1,0 +1,3 @@
+from centralita.cli import app
+
+app()

@@ -1,0 +1,152 @@
+"""Request dependencies: the unit of work, the authenticated principal, the tenant context."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from centralita.config import Settings
+from centralita.db.engine import Database
+from centralita.db.paging import DEFAULT_LIMIT, MAX_LIMIT
+from centralita.db.scoping import use_system_scope, use_tenant_scope
+from centralita.errors import Forbidden, NotFound, Unauthorized
+from centralita.events.service import Actor
+from centralita.identity.permissions import Permission
+from centralita.identity.service import (
+    Passwords,
+    Principal,
+    principal_from_api_token,
+    principal_from_cookie,
+)
+from centralita.tenancy.models import Tenant
+from centralita.tenancy.service import get_tenant_by_slug
+
+SESSION_COOKIE = "centralita_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: commit when the handler returns, roll back if it raises."""
+    async with get_db(request).sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+# scope="function": commit before the response is sent, so a client never sees a 201 for a
+# transaction that then fails.
+DbSession = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+AppPasswords = Annotated[Passwords, Depends(get_passwords)]
+
+
+async def _principal_or_none(request: Request, session: AsyncSession) -> Principal | None:
+    await use_system_scope(session)
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        principal = await principal_from_api_token(session, credentials.strip())
+        if principal is None:
+            raise Unauthorized("Invalid or revoked API token")
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    principal = await principal_from_cookie(session, cookie)
+    if principal is None:
+        return None
+    if (
+        request.method not in SAFE_METHODS
+        and request.headers.get(CSRF_HEADER) != principal.csrf_token
+    ):
+        raise Forbidden("Missing or wrong CSRF token")
+    return principal
+
+
+async def optional_principal(request: Request, session: DbSession) -> Principal | None:
+    return await _principal_or_none(request, session)
+
+
+async def current_principal(request: Request, session: DbSession) -> Principal:
+    principal = await _principal_or_none(request, session)
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+@dataclass
+class TenantContext:
+    """A request inside one tenant: the session is scoped to it."""
+
+    tenant: Tenant
+    principal: Principal
+    session: AsyncSession
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.tenant.id
+
+    @property
+    def actor(self) -> Actor:
+        return self.principal.actor
+
+
+async def tenant_context(
+    tenant_slug: str, principal: CurrentPrincipal, session: DbSession
+) -> TenantContext:
+    """Resolve the tenant in the path; another tenant's slug answers 404, as if it did not exist."""
+    tenant = await get_tenant_by_slug(session, tenant_slug)
+    if tenant is None or not principal.sees_tenant(tenant.id):
+        raise NotFound("Tenant not found")
+    await use_tenant_scope(session, tenant.id)
+    return TenantContext(tenant, principal, session)
+
+
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, TenantContext]]:
+    async def _check(ctx: Annotated[TenantContext, Depends(tenant_context)]) -> TenantContext:
+        if not ctx.principal.can(ctx.tenant_id, permission):
+            raise Forbidden(f"Your role does not allow {permission.value}")
+        return ctx
+
+    return _check
+
+
+@dataclass
+class PageParams:
+    cursor: str | None
+    limit: int
+
+
+def page_params(
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> PageParams:
+    return PageParams(cursor, limit)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

@@ -1,0 +1,94 @@
+"""The FastAPI application: settings, database, routers, problem+json and security headers."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from swagger_ui_bundle import swagger_ui_path
+
+from centralita import __version__
+from centralita.api import problems
+from centralita.config import Settings, get_settings
+from centralita.db.engine import open_database
+from centralita.identity.routes import router as identity_router
+from centralita.identity.service import Passwords
+from centralita.tenancy.routes import router as tenancy_router
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+API_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>centralita API</title>
+<link rel="stylesheet" href="/api/docs-assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs-assets/swagger-ui-bundle.js"></script>
+<script src="/static/js/api-docs.js"></script></body></html>"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = open_database(settings.database_url, settings.database_pool_size)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="centralita",
+        version=__version__,
+        summary="Multi-tenant omnichannel contact-center platform",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.passwords = Passwords(settings)
+    problems.install(app)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    app.include_router(tenancy_router)
+    app.include_router(identity_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return HTMLResponse(API_DOCS_PAGE)
+
+    app.mount("/api/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="api-docs")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

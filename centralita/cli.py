@@ -1,0 +1,137 @@
+"""The ``centralita`` command."""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from centralita.config import get_settings
+from centralita.db import migrate as migrations
+from centralita.db.engine import open_database
+from centralita.errors import DomainError
+from centralita.events.service import Actor
+from centralita.identity import service as identity
+from centralita.identity.permissions import Role
+from centralita.tenancy import service as tenancy
+from centralita.tenancy.schemas import TenantCreate
+
+app = typer.Typer(help="centralita: multi-tenant omnichannel contact center.", no_args_is_help=True)
+CLI_ACTOR = Actor(label="cli")
+T = TypeVar("T")
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the web product and the API."""
+    settings = get_settings()
+    uvicorn.run(
+        "centralita.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    migrations.upgrade(get_settings().database_url)
+    typer.echo("Database schema is up to date.")
+
+
+@app.command("create-tenant")
+def create_tenant(
+    slug: Annotated[str, typer.Option(help="Short name used in URLs")],
+    name: Annotated[str, typer.Option(help="Company name")],
+    locale: Annotated[str, typer.Option(help="Default locale: es or en")] = "es",
+    time_zone: Annotated[str, typer.Option(help="IANA time zone")] = "Europe/Madrid",
+    country: Annotated[str, typer.Option(help="Country for public holidays")] = "ES",
+    subdivision: Annotated[str | None, typer.Option(help="Region for public holidays")] = None,
+) -> None:
+    """Create a client company (tenant)."""
+    data = _validated(
+        lambda: TenantCreate(
+            slug=slug,
+            name=name,
+            default_locale=locale,
+            time_zone=time_zone,
+            country=country,
+            subdivision=subdivision,
+        )
+    )
+
+    async def _create() -> None:
+        db = open_database(get_settings().database_url, 1)
+        try:
+            async with db.system_session() as session:
+                await tenancy.create_tenant(session, CLI_ACTOR, data)
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    _run_or_exit(_create())
+    typer.echo(f"Tenant {slug} created.")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    name: Annotated[str, typer.Option(help="Display name")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    tenant: Annotated[str | None, typer.Option(help="Tenant slug to join")] = None,
+    role: Annotated[Role, typer.Option(help="Role in that tenant")] = Role.AGENT,
+    platform_admin: Annotated[bool, typer.Option(help="Administrator of the provider")] = False,
+) -> None:
+    """Create a user, optionally with a role in a tenant."""
+
+    async def _create() -> None:
+        settings = get_settings()
+        db = open_database(settings.database_url, 1)
+        try:
+            async with db.system_session() as session:
+                user = await identity.create_user(
+                    session,
+                    identity.Passwords(settings),
+                    email=email,
+                    display_name=name,
+                    password=password,
+                    is_platform_admin=platform_admin,
+                )
+                if tenant:
+                    found = await tenancy.get_tenant_by_slug(session, tenant)
+                    if found is None:
+                        raise DomainError(f"No tenant {tenant!r}")
+                    await identity.grant_role(session, CLI_ACTOR, found.id, user, role)
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    _run_or_exit(_create())
+    typer.echo(f"User {email} created.")
+
+
+def _validated(build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(
+                f"error: {'.'.join(map(str, error['loc'])) or 'input'}: {error['msg']}", err=True
+            )
+        raise typer.Exit(2) from None
+
+
+def _run_or_exit(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(coroutine)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None

@@ -1,0 +1,1 @@
+"""Database layer: engine, sessions, base model, tenant scoping and migrations."""

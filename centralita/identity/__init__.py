@@ -1,0 +1,1 @@
+"""Users, tenant memberships and roles, browser sessions, API tokens and permissions."""

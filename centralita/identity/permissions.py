@@ -1,0 +1,45 @@
+"""The one table that decides who may do what in a tenant."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    AGENT = "agent"
+    CLIENT_VIEWER = "client_viewer"
+
+
+class Permission(StrEnum):
+    TENANT_READ = "tenant.read"
+    TENANT_MANAGE = "tenant.manage"
+    MEMBERS_MANAGE = "members.manage"
+    TOKENS_MANAGE = "tokens.manage"
+    AUDIT_READ = "audit.read"
+    CUSTOMERS_READ = "customers.read"
+    CUSTOMERS_WRITE = "customers.write"
+    CUSTOMERS_MERGE = "customers.merge"
+    INTERACTIONS_READ = "interactions.read"
+    INTERACTIONS_WRITE = "interactions.write"
+    REPORTS_READ = "reports.read"
+
+
+_AGENT = {
+    Permission.TENANT_READ,
+    Permission.CUSTOMERS_READ,
+    Permission.CUSTOMERS_WRITE,
+    Permission.INTERACTIONS_READ,
+    Permission.INTERACTIONS_WRITE,
+}
+_SUPERVISOR = _AGENT | {Permission.CUSTOMERS_MERGE, Permission.REPORTS_READ, Permission.AUDIT_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.SUPERVISOR: frozenset(_SUPERVISOR),
+    Role.AGENT: frozenset(_AGENT),
+    Role.CLIENT_VIEWER: frozenset({Permission.TENANT_READ, Permission.REPORTS_READ}),
+}
+
+
+def role_allows(role: Role | str, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[Role(role)]

@@ -1,0 +1,1 @@
+"""Tenants (the provider's client companies) and their settings."""
