@@ -1,11 +1,12 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from centralita.api import models as api_models
+from centralita.customers import models as customers_models
 from centralita.db.base import Base
 from centralita.events import models as events_models
 from centralita.identity import models as identity_models
 from centralita.tenancy import models as tenancy_models
 
-MODEL_MODULES = (tenancy_models, identity_models, events_models, api_models)
+MODEL_MODULES = (tenancy_models, identity_models, events_models, api_models, customers_models)
 
 metadata = Base.metadata

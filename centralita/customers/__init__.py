@@ -1,0 +1,1 @@
+"""Customer profiles, their identities across channels, identity resolution and merge."""
