@@ -61,7 +61,7 @@ class Customer(TenantEntity, Base):
 
 
 class CustomerIdentity(TenantEntity, Base):
-    """A way to recognise a customer: normalised email, E.164 phone, chat visitor, CRM id, PIN hash."""
+    """A way to recognise a customer: email, E.164 phone, chat visitor, CRM id or PIN hash."""
 
     __tablename__ = "customer_identities"
     __table_args__ = (

@@ -3,8 +3,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from centralita.db.engine import create_engine
 from centralita.all_models import metadata
+from centralita.db.engine import create_engine
 
 
 def _run(connection: Connection) -> None:
