@@ -380,7 +380,7 @@ async def list_members(session: AsyncSession) -> list[Member]:
         .join(Membership, Membership.user_id == User.id)
         .order_by(User.display_name)
     )
-    return [Member(user, membership) for user, membership in rows.tuples()]
+    return [Member(user, membership) for user, membership in rows.all()]
 
 
 async def remove_member(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:

@@ -72,3 +72,19 @@ async def test_only_platform_admins_create_tenants(tenant_a: TenantFixture) -> N
     response = await http.post("/api/v1/tenants", json={"slug": "intruder", "name": "Intruder"})
 
     assert response.status_code == 403
+
+
+async def test_audit_log_pages_with_a_cursor(tenant_a: TenantFixture) -> None:
+    http = await tenant_a.client(Role.ADMIN)
+    for n in range(5):
+        await http.patch(tenant_a.url(), json={"name": f"Name {n}"})
+
+    first = (await http.get(tenant_a.url("/audit"), params={"limit": 2})).json()
+    second = (
+        await http.get(tenant_a.url("/audit"), params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
+    broken = await http.get(tenant_a.url("/audit"), params={"cursor": "%%%"})
+
+    assert [e["after"]["name"] for e in first["items"]] == ["Name 4", "Name 3"]
+    assert [e["after"]["name"] for e in second["items"]] == ["Name 2", "Name 1"]
+    assert broken.status_code == 422

@@ -1,0 +1,137 @@
+"""The tenant isolation matrix, generated from the route table so a new route cannot escape it.
+
+For every route under ``/api/v1/tenants/{tenant_slug}``, tenant A's administrator:
+* asking through tenant B's slug gets 404, whatever the method;
+* asking through A's own slug for B's objects (every id in the path is B's) gets 404;
+* listing or searching in A never sees B's rows (B's ids and B's marker text never appear).
+The route table is the OpenAPI document, which is the API's contract: every tenant route is in
+it. A route with a path parameter that has no factory below, or a body-taking route on B's objects
+without an example body, fails the matrix until it is added here.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from centralita.app import create_app
+from centralita.config import Settings
+from centralita.identity import service as identity
+from centralita.identity.permissions import Role
+from tests.conftest import TEST_ACTOR, TenantFixture
+
+MARKER = "Zq-isolation-marker"
+TENANT_PREFIX = "/api/v1/tenants/{tenant_slug}"
+
+
+def _tenant_routes() -> list[tuple[str, str]]:
+    """Every (method, path) of the tenant API, read from the OpenAPI contract of the real app."""
+    paths = create_app(Settings()).openapi()["paths"]
+    return [
+        (method.upper(), path)
+        for path, operations in sorted(paths.items())
+        if path.startswith(TENANT_PREFIX)
+        for method in sorted(operations)
+    ]
+
+
+TENANT_ROUTES = _tenant_routes()
+
+
+async def _member(tenant: TenantFixture) -> str:
+    async with tenant.db.system_session() as session:
+        user = await identity.create_user(
+            session,
+            identity.Passwords(Settings(argon2_time_cost=1, argon2_memory_kib=64)),
+            email=f"{uuid.uuid4().hex[:10]}@example.com",
+            display_name=MARKER,
+            password="a long enough password",
+        )
+        await identity.grant_role(session, TEST_ACTOR, tenant.id, user, Role.AGENT)
+        await session.commit()
+        return str(user.id)
+
+
+async def _api_token(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(tenant.url("/api-tokens"), json={"name": MARKER, "role": "agent"})
+    return str(response.json()["id"])
+
+
+# How to make, in a tenant, the object each path parameter names.
+OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
+    "user_id": _member,
+    "token_id": _api_token,
+}
+
+# A valid body for each body-taking route on an object, so that validation cannot mask a leak.
+EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _path_params(path: str) -> list[str]:
+    return [
+        part[1:-1] for part in path.split("/") if part.startswith("{") and part != "{tenant_slug}"
+    ]
+
+
+async def _objects_of(tenant: TenantFixture, params: list[str]) -> dict[str, str]:
+    missing = [p for p in params if p not in OBJECT_FACTORIES]
+    assert not missing, f"add a factory to OBJECT_FACTORIES for path parameter(s) {missing}"
+    return {p: await OBJECT_FACTORIES[p](tenant) for p in params}
+
+
+def _fill(path: str, slug: str, objects: dict[str, str]) -> str:
+    return path.replace("{tenant_slug}", slug).format(**objects)
+
+
+@pytest.mark.parametrize(("method", "path"), TENANT_ROUTES)
+async def test_other_tenants_slug_is_not_found(
+    method: str, path: str, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    http = await tenant_a.client(Role.ADMIN)
+    objects = await _objects_of(tenant_b, _path_params(path))
+
+    response = await http.request(method, _fill(path, tenant_b.slug, objects), json={})
+
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+OBJECT_ROUTES = [(m, p) for m, p in TENANT_ROUTES if _path_params(p)]
+
+
+@pytest.mark.parametrize(("method", "path"), OBJECT_ROUTES)
+async def test_other_tenants_objects_are_not_found(
+    method: str, path: str, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    http = await tenant_a.client(Role.ADMIN)
+    objects = await _objects_of(tenant_b, _path_params(path))
+    body = None
+    if method in {"POST", "PUT", "PATCH"}:
+        assert (method, path) in EXAMPLE_BODIES, f"add an example body for {method} {path}"
+        body = EXAMPLE_BODIES[(method, path)]
+
+    response = await http.request(method, _fill(path, tenant_a.slug, objects), json=body)
+
+    assert response.status_code == 404, response.text
+
+
+LIST_ROUTES = [(m, p) for m, p in TENANT_ROUTES if m == "GET" and not _path_params(p)]
+
+
+@pytest.mark.parametrize(("method", "path"), LIST_ROUTES)
+async def test_lists_and_searches_never_show_other_tenants_rows(
+    method: str, path: str, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    http = await tenant_a.client(Role.ADMIN)
+    b_ids = [await factory(tenant_b) for factory in OBJECT_FACTORIES.values()]
+
+    plain = await http.get(_fill(path, tenant_a.slug, {}))
+    searched = await http.get(_fill(path, tenant_a.slug, {}), params={"q": MARKER})
+
+    for response in (plain, searched):
+        assert response.status_code == 200, response.text
+        assert MARKER not in response.text
+        assert tenant_b.slug not in response.text
+        assert not [i for i in b_ids if i in response.text]
