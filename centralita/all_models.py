@@ -5,8 +5,16 @@ from centralita.customers import models as customers_models
 from centralita.db.base import Base
 from centralita.events import models as events_models
 from centralita.identity import models as identity_models
+from centralita.interactions import models as interactions_models
 from centralita.tenancy import models as tenancy_models
 
-MODEL_MODULES = (tenancy_models, identity_models, events_models, api_models, customers_models)
+MODEL_MODULES = (
+    tenancy_models,
+    identity_models,
+    events_models,
+    api_models,
+    customers_models,
+    interactions_models,
+)
 
 metadata = Base.metadata

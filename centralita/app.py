@@ -13,10 +13,15 @@ from swagger_ui_bundle import swagger_ui_path
 from centralita import __version__
 from centralita.api import problems
 from centralita.config import Settings, get_settings
+from centralita.customers.routes import router as customers_router
 from centralita.db.engine import open_database
 from centralita.identity.routes import router as identity_router
 from centralita.identity.service import Passwords
+from centralita.interactions.routes import router as interactions_router
+from centralita.journey.routes import router as journey_router
 from centralita.tenancy.routes import router as tenancy_router
+from centralita.web.pages import error_page
+from centralita.web.routes import router as web_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -56,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.passwords = Passwords(settings)
-    problems.install(app)
+    problems.install(app, html_error_page=error_page)
 
     @app.middleware("http")
     async def security_headers(
@@ -71,6 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(tenancy_router)
     app.include_router(identity_router)
+    app.include_router(customers_router)
+    app.include_router(interactions_router)
+    app.include_router(journey_router)
+    app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from centralita import demo as demo_data
 from centralita.config import get_settings
 from centralita.db import migrate as migrations
 from centralita.db.engine import open_database
@@ -135,3 +136,28 @@ def _run_or_exit(coroutine: Coroutine[Any, Any, None]) -> None:
     except DomainError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command()
+def demo() -> None:
+    """Seed a believable demo installation into an empty database."""
+    settings = get_settings()
+
+    async def _seed() -> demo_data.DemoSummary | None:
+        db = open_database(settings.database_url, 1)
+        try:
+            return await demo_data.seed(db, settings)
+        finally:
+            await db.dispose()
+
+    summary = asyncio.run(_seed())
+    if summary is None:
+        typer.echo("The database already holds data: the demo was not seeded again.")
+    else:
+        typer.echo(
+            f"Demo seeded: {summary.tenants} client companies, {summary.agents} agents, "
+            f"{summary.customers} customers, {summary.interactions} past interactions."
+        )
+    typer.echo("\nDemo sign-ins (password: " + demo_data.DEMO_PASSWORD + "):")
+    for login in demo_data.NAMED_LOGINS:
+        typer.echo(f"  {login.email:<30} {login.name}")

@@ -1,16 +1,18 @@
 """RFC 9457 ``application/problem+json`` for every error the API returns."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from centralita.errors import DomainError, FieldError, RateLimited
 
 PROBLEM_TYPE_BASE = "https://centralita.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+API_PREFIX = "/api/"
 
 
 def problem_response(
@@ -52,7 +54,13 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     return errors
 
 
-def install(app: FastAPI) -> None:
+HtmlErrorPage = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def install(app: FastAPI, html_error_page: HtmlErrorPage | None = None) -> None:
+    """Render errors as problem+json; outside ``/api``, HTTP errors such as an unknown URL get
+    ``html_error_page`` instead when one is given, since a person in a browser asked."""
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = None
@@ -71,7 +79,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if html_error_page is not None and not request.url.path.startswith(API_PREFIX):
+            return await html_error_page(request, exc)
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return problem_response(
             exc.status_code,

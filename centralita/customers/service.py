@@ -5,15 +5,26 @@ import hmac
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Table, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
-from centralita.errors import InvalidInput
+from centralita.customers.models import Customer, CustomerIdentity, IdentityKind, ValueTier
+from centralita.customers.schemas import (
+    CustomerCreate,
+    CustomerUpdate,
+    IdentityCreate,
+    shown_identity_value,
+)
+from centralita.db.base import Base
+from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
+from centralita.errors import Conflict, InvalidInput, NotFound
+from centralita.events.service import Actor, record_audit
 from centralita.tenancy.models import Tenant
 
 MAX_CHAT_ID = 128
@@ -137,3 +148,360 @@ async def find_or_create(
             raise
         return Resolved(winner, created=False)
     return Resolved(customer, created=True)
+
+
+# Profile fields a merge fills on the survivor when it has none of its own.
+FILLED_ON_MERGE = (
+    "preferred_name",
+    "title",
+    "language",
+    "time_zone",
+    "segment",
+    "preferred_channel",
+)
+
+
+def _identity_label(kind: IdentityKind, normalised: str) -> str:
+    return f"this {kind.value}" if kind == IdentityKind.PIN else f"the {kind.value} {normalised}"
+
+
+def _identity_audit(identity: CustomerIdentity) -> dict[str, str]:
+    return {"kind": identity.kind, "value": shown_identity_value(identity.kind, identity.value)}
+
+
+async def _holder(
+    session: AsyncSession, kind: IdentityKind, normalised: str
+) -> CustomerIdentity | None:
+    query = select(CustomerIdentity).where(
+        CustomerIdentity.kind == kind, CustomerIdentity.value == normalised
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _refuse_taken(
+    session: AsyncSession, kind: IdentityKind, normalised: str, owner: uuid.UUID | None
+) -> CustomerIdentity | None:
+    """The identity if ``owner`` already holds it; a 409 naming the holder if another does."""
+    held = await _holder(session, kind, normalised)
+    if held is None or held.customer_id == owner:
+        return held
+    raise Conflict(
+        f"{_identity_label(kind, normalised).capitalize()} already belongs to customer "
+        f"{held.customer_id}",
+        "identity-taken",
+    )
+
+
+async def _insert_identities(
+    session: AsyncSession, customer: Customer, identities: list[tuple[IdentityKind, str]]
+) -> list[CustomerIdentity]:
+    """Add identities in a savepoint, so losing a race to another request is a 409, not a 500."""
+    rows = [
+        CustomerIdentity(tenant_id=customer.tenant_id, customer_id=customer.id, kind=k, value=v)
+        for k, v in identities
+    ]
+    try:
+        async with session.begin_nested():
+            session.add_all(rows)
+    except IntegrityError:
+        for kind, value in identities:
+            await _refuse_taken(session, kind, value, customer.id)
+        raise
+    return rows
+
+
+async def create_customer(
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    rules: IdentityRules,
+    data: CustomerCreate,
+) -> Customer:
+    """A new profile with its identities; an identity another customer holds makes it a 409."""
+    identities: dict[tuple[IdentityKind, str], None] = {}
+    for index, given in enumerate(data.identities):
+        field = f"body.identities.{index}.value"
+        identities[(given.kind, checked_identity(given.kind, given.value, rules, field))] = None
+    for kind, value in identities:
+        await _refuse_taken(session, kind, value, None)
+    profile = data.model_dump(exclude={"identities"})
+    customer = Customer(tenant_id=tenant_id, search_name=fold(data.display_name), **profile)
+    session.add(customer)
+    await session.flush()
+    rows = await _insert_identities(session, customer, list(identities))
+    record_audit(
+        session,
+        tenant_id,
+        actor,
+        "customer.created",
+        ("customer", customer.id),
+        None,
+        {**profile, "identities": [_identity_audit(row) for row in rows]},
+    )
+    await session.flush()
+    return customer
+
+
+async def get_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+    """A customer of the scoped tenant; a merged one is still found, with ``merged_into_id``."""
+    customer = (
+        await session.execute(select(Customer).where(Customer.id == customer_id))
+    ).scalar_one_or_none()
+    if customer is None:
+        raise NotFound("Customer not found")
+    return customer
+
+
+async def _live_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+    customer = await get_customer(session, customer_id)
+    if customer.merged_into_id is not None:
+        raise Conflict(
+            f"Customer {customer.id} was merged into {customer.merged_into_id}; change that one",
+            "customer-merged",
+        )
+    return customer
+
+
+async def list_identities(session: AsyncSession, customer_id: uuid.UUID) -> list[CustomerIdentity]:
+    query = (
+        select(CustomerIdentity)
+        .where(CustomerIdentity.customer_id == customer_id)
+        .order_by(CustomerIdentity.created_at, CustomerIdentity.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def update_customer(
+    session: AsyncSession, actor: Actor, customer_id: uuid.UUID, data: CustomerUpdate
+) -> Customer:
+    customer = await _live_customer(session, customer_id)
+    sent = data.model_dump(exclude_unset=True)
+    changes = {name: value for name, value in sent.items() if getattr(customer, name) != value}
+    before = {name: getattr(customer, name) for name in changes}
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    if "display_name" in changes:
+        customer.search_name = fold(customer.display_name)
+    if changes:
+        record_audit(
+            session,
+            customer.tenant_id,
+            actor,
+            "customer.updated",
+            ("customer", customer.id),
+            before,
+            changes,
+        )
+    await session.flush()
+    return customer
+
+
+async def add_identity(
+    session: AsyncSession,
+    actor: Actor,
+    rules: IdentityRules,
+    customer_id: uuid.UUID,
+    data: IdentityCreate,
+) -> CustomerIdentity:
+    """Attach an identity; one the customer already holds is returned as it is."""
+    customer = await _live_customer(session, customer_id)
+    normalised = checked_identity(data.kind, data.value, rules, "body.value")
+    held = await _refuse_taken(session, data.kind, normalised, customer.id)
+    if held is not None:
+        return held
+    (identity,) = await _insert_identities(session, customer, [(data.kind, normalised)])
+    record_audit(
+        session,
+        customer.tenant_id,
+        actor,
+        "customer.identity_added",
+        ("customer", customer.id),
+        None,
+        _identity_audit(identity),
+    )
+    await session.flush()
+    return identity
+
+
+async def remove_identity(
+    session: AsyncSession, actor: Actor, customer_id: uuid.UUID, identity_id: uuid.UUID
+) -> None:
+    customer = await get_customer(session, customer_id)
+    query = select(CustomerIdentity).where(
+        CustomerIdentity.id == identity_id, CustomerIdentity.customer_id == customer.id
+    )
+    identity = (await session.execute(query)).scalar_one_or_none()
+    if identity is None:
+        raise NotFound("Identity not found")
+    record_audit(
+        session,
+        customer.tenant_id,
+        actor,
+        "customer.identity_removed",
+        ("customer", customer.id),
+        _identity_audit(identity),
+        None,
+    )
+    await session.delete(identity)
+    await session.flush()
+
+
+def _identity_matches(rules: IdentityRules, q: str) -> list[ColumnElement[bool]]:
+    """Conditions on an identity row for each way ``q`` may name one."""
+    matches: list[ColumnElement[bool]] = [
+        CustomerIdentity.kind.in_((IdentityKind.CHAT, IdentityKind.CRM))
+        & (CustomerIdentity.value == q)
+    ]
+    for kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+        try:
+            normalised = normalise_identity(kind, q, rules)
+        except ValueError:
+            continue
+        matches.append((CustomerIdentity.kind == kind) & (CustomerIdentity.value == normalised))
+    if "@" in q:
+        matches.append(
+            (CustomerIdentity.kind == IdentityKind.EMAIL)
+            & CustomerIdentity.value.contains(q.lower(), autoescape=True)
+        )
+    return matches
+
+
+async def search_customers(
+    session: AsyncSession,
+    rules: IdentityRules,
+    q: str | None,
+    cursor: str | None,
+    limit: int = DEFAULT_LIMIT,
+) -> Slice[Customer]:
+    """Live customers in name order, those matching ``q`` by name, email, phone, chat or CRM id.
+
+    A phone matches in any common format ("+34 600 12 34 56", "600123456", "0034600123456"),
+    local numbers being read in the tenant's country.
+    """
+    query = select(Customer).where(Customer.merged_into_id.is_(None))
+    text = (q or "").strip()
+    if text:
+        held = (
+            select(CustomerIdentity.id)
+            .where(
+                CustomerIdentity.tenant_id == Customer.tenant_id,
+                CustomerIdentity.customer_id == Customer.id,
+                or_(*_identity_matches(rules, text)),
+            )
+            .exists()
+        )
+        query = query.where(or_(Customer.search_name.contains(fold(text), autoescape=True), held))
+    return await paginate(
+        session,
+        query,
+        (Customer.search_name, Customer.id),
+        cursor=cursor,
+        limit=limit,
+        descending=False,
+    )
+
+
+def _customer_links() -> list[tuple[type[Any], InstrumentedAttribute[Any]]]:
+    """Every mapped column that points at a customer through a ``(tenant_id, x)`` foreign key.
+
+    Found from the metadata rather than listed, so the history other domains attach to a customer
+    (interactions, tickets, surveys...) follows a merge without this module knowing those tables.
+    Mapped classes are used, not bare tables, so the tenant scope filters the updates.
+    """
+    customers = Customer.__table__
+    links = []
+    for mapper in Base.registry.mappers:
+        table = mapper.local_table
+        if mapper.inherits is not None or not isinstance(table, Table):
+            continue
+        for constraint in table.foreign_key_constraints:
+            if constraint.referred_table is not customers or len(constraint.elements) != 2:
+                continue
+            targets = {fk.column.name: fk.parent for fk in constraint.elements}
+            if set(targets) != {"tenant_id", "id"} or targets["tenant_id"].name != "tenant_id":
+                continue
+            attribute = mapper.get_property_by_column(targets["id"]).key
+            links.append((mapper.class_, getattr(mapper.class_, attribute)))
+    return links
+
+
+async def _lock_pair(
+    session: AsyncSession, survivor_id: uuid.UUID, source_id: uuid.UUID
+) -> dict[uuid.UUID, Customer]:
+    """Both customers, locked in id order so two crossing merges cannot deadlock."""
+    query = (
+        select(Customer)
+        .where(Customer.id.in_((survivor_id, source_id)))
+        .order_by(Customer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {c.id: c for c in (await session.execute(query)).scalars()}
+
+
+def _absorb_profile(survivor: Customer, source: Customer) -> dict[str, Any]:
+    """The survivor's profile completed from the source's; returns the new values changed."""
+    changes: dict[str, Any] = {}
+    for name in FILLED_ON_MERGE:
+        if getattr(survivor, name) is None and getattr(source, name) is not None:
+            changes[name] = getattr(source, name)
+    if ValueTier(source.value_tier).rank > ValueTier(survivor.value_tier).rank:
+        changes["value_tier"] = source.value_tier
+    # Each profile accumulated the value of the contacts it was given, so together they sum.
+    if source.lifetime_value:
+        changes["lifetime_value"] = survivor.lifetime_value + source.lifetime_value
+    tags = list(dict.fromkeys([*survivor.tags, *source.tags]))
+    if tags != survivor.tags:
+        changes["tags"] = tags
+    attributes = {**source.attributes, **survivor.attributes}
+    if attributes != survivor.attributes:
+        changes["attributes"] = attributes
+    return changes
+
+
+async def merge_customers(
+    session: AsyncSession, actor: Actor, survivor_id: uuid.UUID, source_id: uuid.UUID
+) -> Customer:
+    """Fold the source customer into the survivor: its identities and its whole history move,
+    its profile completes the survivor's, and it stays behind marked ``merged_into_id``."""
+    if survivor_id == source_id:
+        raise InvalidInput.on_field("body.source_id", "A customer cannot be merged into itself")
+    pair = await _lock_pair(session, survivor_id, source_id)
+    if survivor_id not in pair:
+        raise NotFound("Customer not found")
+    if source_id not in pair:
+        raise InvalidInput.on_field("body.source_id", "No such customer")
+    survivor, source = pair[survivor_id], pair[source_id]
+    for customer in (survivor, source):
+        if customer.merged_into_id is not None:
+            raise Conflict(
+                f"Customer {customer.id} was already merged into {customer.merged_into_id}",
+                "customer-merged",
+            )
+    moved: dict[str, int] = {}
+    for model, column in _customer_links():
+        result = await session.execute(
+            update(model)
+            .where(column == source.id)
+            .values({column.key: survivor.id})
+            .execution_options(synchronize_session="fetch")
+        )
+        rowcount = getattr(result, "rowcount", 0)
+        if rowcount:
+            moved[model.__tablename__] = rowcount
+    changes = _absorb_profile(survivor, source)
+    before = {name: getattr(survivor, name) for name in changes}
+    for name, value in changes.items():
+        setattr(survivor, name, value)
+    source.merged_into_id = survivor.id
+    record_audit(
+        session,
+        survivor.tenant_id,
+        actor,
+        "customer.merged",
+        ("customer", survivor.id),
+        {"source_id": source.id, **before},
+        {"source_id": source.id, **changes, "moved": moved},
+    )
+    await session.flush()
+    return survivor

@@ -59,14 +59,60 @@ async def _api_token(tenant: TenantFixture) -> str:
     return str(response.json()["id"])
 
 
+async def _customer_with(tenant: TenantFixture, identities: list[dict[str, str]]) -> dict[str, Any]:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url("/customers"), json={"display_name": MARKER, "identities": identities}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _customer(tenant: TenantFixture) -> str:
+    return str((await _customer_with(tenant, []))["id"])
+
+
+async def _identity(tenant: TenantFixture) -> str:
+    customer = await _customer_with(tenant, [{"kind": "crm", "value": uuid.uuid4().hex}])
+    return str(customer["identities"][0]["id"])
+
+
+async def _interaction(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url("/interactions"),
+        json={
+            "channel": "chat",
+            "identity": {"kind": "chat", "value": uuid.uuid4().hex},
+            "customer_name": MARKER,
+            "subject": MARKER,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
+    "customer_id": _customer,
+    "identity_id": _identity,
+    "interaction_id": _interaction,
 }
 
+CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
+INTERACTION = f"{TENANT_PREFIX}/interactions/{{interaction_id}}"
+
 # A valid body for each body-taking route on an object, so that validation cannot mask a leak.
-EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {}
+EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", CUSTOMER): {"display_name": "Renamed"},
+    ("POST", f"{CUSTOMER}/identities"): {"kind": "crm", "value": "X-1"},
+    ("POST", f"{CUSTOMER}/merge"): {"source_id": str(uuid.uuid4())},
+    ("PATCH", INTERACTION): {"priority": 3},
+    ("POST", f"{INTERACTION}/messages"): {"text": "Hola"},
+}
 
 
 def _path_params(path: str) -> list[str]:

@@ -1,0 +1,325 @@
+"""Interaction ingest through the real HTTP API on PostgreSQL, against plain asyncpg inserts.
+
+Creates a throw-away database owned by an ordinary role (so row-level security applies, as in
+production), serves the API with ``centralita run`` on a free loopback port, and drives
+``POST .../interactions`` for a fixed time: half the requests come from a new phone number, half
+from a known one, each with its own ``Idempotency-Key`` as a provider's webhook would send. Then
+it inserts equivalent rows with asyncpg directly, for the cost of the API on top of the database.
+Prints one JSON object.
+
+    .venv/bin/python bench/api_ingest.py [--seconds 20] [--concurrency 32]
+"""
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from centralita.customers.service import fold
+from centralita.db import migrate
+from centralita.db.base import new_id, utcnow
+from centralita.db.engine import open_database
+from centralita.events.service import Actor
+from centralita.identity import service as identity
+from centralita.identity.permissions import Role
+from centralita.tenancy import service as tenancy
+from centralita.tenancy.schemas import TenantCreate
+
+ADMIN_DSN = os.environ.get(
+    "CENTRALITA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+APP_ROLE = "centralita_bench"
+BENCH_ACTOR = Actor(label="bench")
+KNOWN_PHONES = 256
+WARM_UP_SECONDS = 2.0
+SERVER_START_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 10.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Tally:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str | None = None
+
+
+def _phones(start: int) -> Iterator[str]:
+    """Distinct valid Spanish mobile numbers, half written locally and half internationally."""
+    for n in itertools.count(start):
+        national = f"6{n:08d}"
+        yield f"{national[:3]} {national[3:6]} {national[6:]}" if n % 2 else f"+34{national}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _create_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
+            await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await conn.execute(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
+    finally:
+        await conn.close()
+
+
+async def _tenant_and_token(url: str, slug: str) -> tuple[uuid.UUID, str]:
+    db = open_database(url, 1)
+    try:
+        async with db.system_session() as session:
+            tenant = await tenancy.create_tenant(
+                session, BENCH_ACTOR, TenantCreate(slug=slug, name="Bench Bank")
+            )
+            issued = await identity.issue_api_token(
+                session, BENCH_ACTOR, tenant.id, name="ingest", role=Role.AGENT
+            )
+            await session.commit()
+        return tenant.id, issued.secret
+    finally:
+        await db.dispose()
+
+
+def _start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CENTRALITA_DATABASE_URL": url,
+        # Access logging at this rate would measure the terminal, not the service.
+        "CENTRALITA_LOG_LEVEL": "warning",
+    }
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603 - this interpreter running centralita itself
+            [sys.executable, "-m", "centralita", "run", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+async def _wait_ready(http: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server exited while starting")
+        try:
+            if (await http.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not become ready")
+
+
+def _body(phone: str, n: int) -> dict[str, object]:
+    return {
+        "channel": "voice",
+        "identity": {"kind": "phone", "value": phone},
+        "queue": "tarjetas",
+        "subject": f"Llamada {n}",
+        "self_service_context": {"intent": "card_limit_increase", "verified": n % 3 == 0},
+    }
+
+
+async def _drive(
+    http: httpx.AsyncClient,
+    path: str,
+    deadline: float,
+    concurrency: int,
+    known: list[str],
+    new_phones: Iterator[str],
+) -> Tally:
+    tally = Tally()
+    counter = itertools.count()
+
+    async def worker() -> None:
+        while time.monotonic() < deadline:
+            n = next(counter)
+            phone = next(new_phones) if n % 2 else random.choice(known)
+            started = time.perf_counter()
+            try:
+                response = await http.post(
+                    path, json=_body(phone, n), headers={"Idempotency-Key": secrets.token_hex(16)}
+                )
+                ok = response.status_code == 201
+                problem = None if ok else f"{response.status_code}: {response.text[:300]}"
+            except httpx.HTTPError as exc:
+                ok, problem = False, f"{type(exc).__name__}: {exc}"
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if ok:
+                tally.latencies_ms.append(elapsed_ms)
+            else:
+                tally.errors += 1
+                tally.first_error = tally.first_error or problem
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return tally
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _measure_api(
+    url: str, seconds: float, concurrency: int, log: Path
+) -> tuple[Tally, float]:
+    slug = "bench-api"
+    _tenant_id, token = await _tenant_and_token(url, slug)
+    port = _free_port()
+    server = _start_server(url, port, log)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token}"},
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            timeout=REQUEST_TIMEOUT_S,
+        ) as http:
+            await _wait_ready(http, server)
+            path = f"/api/v1/tenants/{slug}/interactions"
+            phones = _phones(0)
+            known = [next(phones) for _ in range(KNOWN_PHONES)]
+            # The warm-up makes the known customers through the API and fills connection pools.
+            warm_up = await _drive(
+                http, path, time.monotonic() + WARM_UP_SECONDS, concurrency, known, iter(known * 2)
+            )
+            if warm_up.errors:
+                raise RuntimeError(f"warm-up failed: {warm_up.first_error}")
+            started = time.monotonic()
+            tally = await _drive(http, path, started + seconds, concurrency, known, phones)
+            return tally, time.monotonic() - started
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+INSERT_CUSTOMER = """
+INSERT INTO customers (tenant_id, id, display_name, value_tier, lifetime_value, consent_email,
+    consent_sms, consent_marketing, attributes, tags, search_name, created_at, updated_at)
+VALUES ($1, $2, $3, 'standard', 0, false, false, false, '{}', '[]', $4, $5, $5)
+"""
+INSERT_IDENTITY = """
+INSERT INTO customer_identities (tenant_id, id, customer_id, kind, value, created_at, updated_at)
+VALUES ($1, $2, $3, 'phone', $4, $5, $5)
+"""
+INSERT_INTERACTION = """
+INSERT INTO interactions (tenant_id, id, customer_id, channel, direction, state, queue,
+    priority, subject, self_service_context, queued_at, created_at, updated_at)
+VALUES ($1, $2, $3, 'voice', 'inbound', 'queued', 'tarjetas', 5, $4, $5, $6, $6, $6)
+"""
+
+
+async def _measure_raw_inserts(url: str, seconds: float, concurrency: int) -> float:
+    """Units of work per second: a new customer with its phone and an interaction, or an
+    interaction for a known customer, each unit in its own transaction as a request is."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    tenant_id, _token = await _tenant_and_token(url, "bench-raw")
+    known: list[uuid.UUID] = []
+    counter = itertools.count()
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def unit(conn: asyncpg.Connection) -> None:
+        n = next(counter)
+        now = utcnow()
+        created = n % 2 == 1 or not known
+        customer_id = new_id() if created else random.choice(known)
+        context = json.dumps({"intent": "card_limit_increase", "verified": n % 3 == 0})
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT set_config('centralita.tenant_id', $1, true)", str(tenant_id)
+            )
+            if created:
+                phone = f"+3461{n:07d}"
+                await conn.execute(INSERT_CUSTOMER, tenant_id, customer_id, phone, fold(phone), now)
+                await conn.execute(INSERT_IDENTITY, tenant_id, new_id(), customer_id, phone, now)
+            await conn.execute(
+                INSERT_INTERACTION, tenant_id, new_id(), customer_id, f"Llamada {n}", context, now
+            )
+        if created:
+            # Only once committed may other transactions refer to it.
+            known.append(customer_id)
+
+    async def worker() -> None:
+        nonlocal done
+        async with pool.acquire() as conn:
+            while time.monotonic() < deadline:
+                await unit(conn)
+                done += 1
+
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        await pool.close()
+    return done / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    args = parser.parse_args()
+
+    name = f"centralita_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    asyncio.run(_create_database(name))
+    url = f"postgresql+asyncpg://{APP_ROLE}@127.0.0.1:5432/{name}"
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        try:
+            migrate.upgrade(url)
+            tally, elapsed = asyncio.run(_measure_api(url, args.seconds, args.concurrency, log))
+            raw_per_s = asyncio.run(
+                _measure_raw_inserts(url, max(5.0, args.seconds / 4), args.concurrency)
+            )
+        finally:
+            asyncio.run(_drop_database(name))
+        if tally.errors:
+            print(f"first error: {tally.first_error}", file=sys.stderr)
+            print(log.read_text()[-3000:], file=sys.stderr)
+    latencies = tally.latencies_ms
+    result = {
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p99_ms": round(_percentile(latencies, 0.99), 2) if latencies else None,
+        "errors": tally.errors,
+        "raw_insert_per_s": round(raw_per_s, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Interactions: creating work for a customer, the messages in it, and its moves between states.
+
+Interactions are work, not configuration, so they are not written to the audit log; each state
+records when it was first reached instead, which is what the measures in KPI.md are built from.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from centralita.customers.models import Customer
+from centralita.customers.service import IdentityRules, checked_identity, find_or_create
+from centralita.db.base import new_id, utcnow
+from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
+from centralita.errors import Conflict, FieldError, InvalidInput, NotFound
+from centralita.events.service import Actor
+from centralita.interactions.models import (
+    INITIAL_STATES,
+    TRANSITIONS,
+    Channel,
+    Interaction,
+    InteractionState,
+    Message,
+)
+from centralita.interactions.schemas import (
+    InteractionCreate,
+    InteractionUpdate,
+    MessageIn,
+)
+from centralita.tenancy.models import Tenant
+
+State = InteractionState
+
+# Formatting a customer or an agent may reasonably send; no images (remote images track the
+# reader), no styles, no forms, nothing that runs.
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5",
+        "h6", "hr", "i", "li", "ol", "p", "pre", "s", "small", "span", "strong", "sub", "sup",
+        "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Tags whose content is code or styling, dropped entirely rather than shown as text.
+DROPPED_WITH_CONTENT = frozenset({"script", "style"})
+
+# Each timestamp records the first time the state was reached: waits count from the first
+# arrival in a queue and an answer is the first acceptance, so a transfer resets neither.
+# ``queued_at`` is what KPI.md calls ``offered_at`` (entered a queue); our ``offered_at`` is when
+# the work was first offered to an agent.
+FIRST_REACHED = {
+    State.QUEUED: "queued_at",
+    State.OFFERED: "offered_at",
+    State.ACTIVE: "answered_at",
+}
+
+
+def sanitise_html(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=set(ALLOWED_URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+@dataclass(frozen=True)
+class InteractionThread:
+    """An interaction with its messages, oldest first."""
+
+    interaction: Interaction
+    messages: list[Message]
+
+
+def _stamp(
+    interaction: Interaction,
+    source: InteractionState | None,
+    target: InteractionState,
+    now: datetime,
+    actor: Actor,
+) -> None:
+    interaction.state = target
+    first = FIRST_REACHED.get(target)
+    if first is not None and getattr(interaction, first) is None:
+        setattr(interaction, first, now)
+    if target == State.ACTIVE and interaction.agent_user_id is None:
+        # Whoever answers owns the work; an integration's token has no user to record.
+        interaction.agent_user_id = actor.user_id
+    if target == State.ENDED and source == State.WRAP_UP:
+        interaction.wrap_up_ended_at = now
+    elif target in (State.WRAP_UP, State.ENDED, State.ABANDONED):
+        interaction.ended_at = now
+
+
+def _new_message(interaction: Interaction, data: MessageIn, actor: Actor, now: datetime) -> Message:
+    return Message(
+        tenant_id=interaction.tenant_id,
+        id=new_id(),
+        interaction_id=interaction.id,
+        author_kind=data.author_kind,
+        author_user_id=actor.user_id,
+        text=data.text,
+        html=sanitise_html(data.html) if data.html is not None else None,
+        attachments=[a.model_dump(mode="json") for a in data.attachments],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _customer_by_id(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+    """The live customer with this id in the scoped tenant, following merges."""
+    query = select(Customer).where(Customer.id == customer_id)
+    customer = (await session.execute(query)).scalar_one_or_none()
+    if customer is None:
+        # Another tenant's id is unknown here, exactly like an id that never existed.
+        raise InvalidInput.on_field("body.customer_id", "No such customer")
+    while customer.merged_into_id is not None:
+        query = select(Customer).where(Customer.id == customer.merged_into_id)
+        customer = (await session.execute(query)).scalar_one()
+    return customer
+
+
+async def _resolve_customer(
+    session: AsyncSession, tenant: Tenant, data: InteractionCreate, rules: IdentityRules
+) -> Customer:
+    if data.customer_id is not None and data.identity is None:
+        return await _customer_by_id(session, data.customer_id)
+    if data.identity is not None and data.customer_id is None:
+        kind = data.identity.kind
+        value = checked_identity(kind, data.identity.value, rules, "body.identity.value")
+        resolved = await find_or_create(session, tenant.id, kind, value, data.customer_name)
+        return resolved.customer
+    message = "give either customer_id or identity, exactly one"
+    raise InvalidInput(
+        "Name the customer by customer_id or by identity",
+        [FieldError("body.customer_id", message), FieldError("body.identity", message)],
+    )
+
+
+async def create_interaction(
+    session: AsyncSession,
+    tenant: Tenant,
+    actor: Actor,
+    data: InteractionCreate,
+    rules: IdentityRules,
+) -> InteractionThread:
+    """New work for a customer found by id or by identity (created if the identity is new)."""
+    if data.state not in INITIAL_STATES:
+        allowed = ", ".join(sorted(INITIAL_STATES))
+        raise InvalidInput.on_field("body.state", f"new work starts as one of: {allowed}")
+    customer = await _resolve_customer(session, tenant, data, rules)
+    now = utcnow()
+    # Ids and times are set here rather than at flush, so the one flush below writes everything.
+    interaction = Interaction(
+        tenant_id=tenant.id,
+        id=new_id(),
+        customer_id=customer.id,
+        channel=data.channel,
+        direction=data.direction,
+        queue=data.queue,
+        language=data.language or customer.language,
+        priority=data.priority,
+        subject=data.subject,
+        topic=data.topic,
+        self_service_context=data.self_service_context,
+        external_ref=data.external_ref,
+        agent_user_id=None,
+        created_at=now,
+        updated_at=now,
+    )
+    _stamp(interaction, None, data.state, now, actor)
+    messages = [_new_message(interaction, data.message, actor, now)] if data.message else []
+    if data.external_ref is None:
+        session.add(interaction)
+        session.add_all(messages)
+        await session.flush()
+    else:
+        await _add_once_per_external_ref(session, interaction, messages)
+    return InteractionThread(interaction, messages)
+
+
+async def _add_once_per_external_ref(
+    session: AsyncSession, interaction: Interaction, messages: list[Message]
+) -> None:
+    """Insert in a savepoint, so a provider id seen before is a clear conflict, also in a race."""
+    try:
+        async with session.begin_nested():
+            session.add(interaction)
+            session.add_all(messages)
+    except IntegrityError:
+        raise Conflict(
+            f"An interaction on {interaction.channel} with external_ref "
+            f"{interaction.external_ref!r} already exists",
+            "interaction-exists",
+        ) from None
+
+
+async def get_interaction(
+    session: AsyncSession, interaction_id: uuid.UUID, *, for_update: bool = False
+) -> Interaction:
+    query = select(Interaction).where(Interaction.id == interaction_id)
+    if for_update:
+        query = query.with_for_update()
+    interaction = (await session.execute(query)).scalar_one_or_none()
+    if interaction is None:
+        raise NotFound("Interaction not found")
+    return interaction
+
+
+async def get_thread(session: AsyncSession, interaction_id: uuid.UUID) -> InteractionThread:
+    interaction = await get_interaction(session, interaction_id)
+    query = (
+        select(Message)
+        .where(Message.interaction_id == interaction.id)
+        .order_by(Message.created_at, Message.id)
+    )
+    return InteractionThread(interaction, list((await session.execute(query)).scalars()))
+
+
+async def list_interactions(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID | None = None,
+    channel: Channel | None = None,
+    state: InteractionState | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Slice[Interaction]:
+    """The scoped tenant's interactions, newest first."""
+    query = select(Interaction)
+    if customer_id is not None:
+        query = query.where(Interaction.customer_id == customer_id)
+    if channel is not None:
+        query = query.where(Interaction.channel == channel)
+    if state is not None:
+        query = query.where(Interaction.state == state)
+    return await paginate(
+        session,
+        query,
+        (Interaction.created_at, Interaction.id),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+async def add_message(
+    session: AsyncSession, actor: Actor, interaction_id: uuid.UUID, data: MessageIn
+) -> Message:
+    interaction = await get_interaction(session, interaction_id)
+    message = _new_message(interaction, data, actor, utcnow())
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def update_interaction(
+    session: AsyncSession, actor: Actor, interaction_id: uuid.UUID, data: InteractionUpdate
+) -> Interaction:
+    """Change an interaction; a new state must be reachable from the current one."""
+    # Locked, so two agents moving the same work at once are checked one after the other.
+    interaction = await get_interaction(session, interaction_id, for_update=True)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    target = changes.pop("state", None)
+    if target is not None and target != interaction.state:
+        source = InteractionState(interaction.state)
+        if target not in TRANSITIONS[source]:
+            raise Conflict(
+                f"An interaction cannot go from {source} to {target}", "invalid-transition"
+            )
+        _stamp(interaction, source, target, utcnow(), actor)
+    for name, value in changes.items():
+        setattr(interaction, name, value)
+    await session.flush()
+    return interaction
