@@ -108,7 +108,7 @@ async def _tenant_and_token(url: str, slug: str) -> tuple[uuid.UUID, str]:
         await db.dispose()
 
 
-def _start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CENTRALITA_DATABASE_URL": url,
@@ -117,7 +117,16 @@ def _start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("wb") as out:
         return subprocess.Popen(  # noqa: S603 - this interpreter running centralita itself
-            [sys.executable, "-m", "centralita", "run", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "centralita",
+                "run",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -190,12 +199,12 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 async def _measure_api(
-    url: str, seconds: float, concurrency: int, log: Path
+    url: str, seconds: float, concurrency: int, workers: int, log: Path
 ) -> tuple[Tally, float]:
     slug = "bench-api"
     _tenant_id, token = await _tenant_and_token(url, slug)
     port = _free_port()
-    server = _start_server(url, port, log)
+    server = _start_server(url, port, workers, log)
     try:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}",
@@ -292,6 +301,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--workers", type=int, default=2, help="API server processes (one a core)")
     args = parser.parse_args()
 
     name = f"centralita_bench_{os.getpid()}_{secrets.token_hex(3)}"
@@ -301,7 +311,9 @@ def main() -> None:
         log = Path(tmp) / "server.log"
         try:
             migrate.upgrade(url)
-            tally, elapsed = asyncio.run(_measure_api(url, args.seconds, args.concurrency, log))
+            tally, elapsed = asyncio.run(
+                _measure_api(url, args.seconds, args.concurrency, args.workers, log)
+            )
             raw_per_s = asyncio.run(
                 _measure_raw_inserts(url, max(5.0, args.seconds / 4), args.concurrency)
             )
@@ -317,6 +329,7 @@ def main() -> None:
         "p99_ms": round(_percentile(latencies, 0.99), 2) if latencies else None,
         "errors": tally.errors,
         "raw_insert_per_s": round(raw_per_s, 1),
+        "workers": args.workers,
     }
     print(json.dumps(result))
 

@@ -28,6 +28,7 @@ T = TypeVar("T")
 def run(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (PostgreSQL only)")] = 1,
 ) -> None:
     """Serve the web product and the API."""
     settings = get_settings()
@@ -38,6 +39,7 @@ def run(
         port=port,
         log_level=settings.log_level,
         proxy_headers=True,
+        workers=workers,
     )
 
 

@@ -97,15 +97,15 @@ async def find_by_identity(
     session: AsyncSession, kind: IdentityKind, normalised: str
 ) -> Customer | None:
     """The live customer holding an identity (following merges), in the scoped tenant."""
-    query = (
-        select(Customer)
-        .join(
-            CustomerIdentity,
-            (CustomerIdentity.tenant_id == Customer.tenant_id)
-            & (CustomerIdentity.customer_id == Customer.id),
-        )
+    # A scalar subquery on the identity's unique index, then the customer's primary key: an
+    # index lookup whatever the planner's statistics say (a join was planned as a scan of every
+    # customer of the tenant while the tables were young).
+    holder = (
+        select(CustomerIdentity.customer_id)
         .where(CustomerIdentity.kind == kind, CustomerIdentity.value == normalised)
+        .scalar_subquery()
     )
+    query = select(Customer).where(Customer.id == holder)
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 from centralita.db import scoping
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_RECYCLE_S = 1800
 
 
 def is_sqlite(url: str) -> bool:
@@ -53,7 +54,11 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
         _prepare_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per request; a connection the server dropped is
+    # discarded on its first error, and recycling keeps them from going stale behind proxies.
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_S
+    )
 
 
 @dataclass

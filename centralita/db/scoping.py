@@ -85,9 +85,10 @@ def _rls_settings_statement(info: dict[str, Any]) -> tuple[Any, dict[str, str]]:
 
 @event.listens_for(Session, "after_begin")
 def _copy_scope_into_transaction(
-    session: Session, _transaction: SessionTransaction, connection: Connection
+    session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
-    if connection.dialect.name == "postgresql":
+    # A savepoint lives inside a transaction that already carries the settings.
+    if connection.dialect.name == "postgresql" and not transaction.nested:
         connection.execute(*_rls_settings_statement(session.info))
 
 
