@@ -1,9 +1,9 @@
 """``Idempotency-Key`` for POSTs that create work: one key, one effect, the same answer on retries.
 
-The key is reserved in the same transaction that does the work. A concurrent request with the
-same key blocks on the reservation until the first commits (PostgreSQL's unique index; SQLite
-serialises writers), then replays the stored response. A failed request rolls its reservation back
-with everything else, so the client may retry it.
+The key is claimed (``INSERT ... ON CONFLICT DO NOTHING``) in the same transaction that does the
+work. A concurrent request with the same key waits on the claim until the first commits
+(PostgreSQL's unique index; SQLite serialises writers), then replays the stored response. A
+failed request rolls its claim back with everything else, so the client may retry it.
 """
 
 import hashlib
@@ -14,8 +14,9 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.api.models import IdempotencyRecord
@@ -40,13 +41,26 @@ def _fingerprint(body: BaseModel) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _stored(session: AsyncSession, operation: str, key: str) -> IdempotencyRecord | None:
+async def _stored(session: AsyncSession, operation: str, key: str) -> IdempotencyRecord:
     query = select(IdempotencyRecord).where(
         IdempotencyRecord.operation == operation, IdempotencyRecord.key == key
     )
-    return (
-        await session.execute(query.execution_options(populate_existing=True))
-    ).scalar_one_or_none()
+    return (await session.execute(query)).scalar_one()
+
+
+async def _reserve(
+    session: AsyncSession, tenant_id: uuid.UUID, operation: str, key: str, fingerprint: str
+) -> bool:
+    """Claim the key in one statement; False when another request holds it (and has committed)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    claim = (
+        insert(IdempotencyRecord)
+        .values(tenant_id=tenant_id, operation=operation, key=key, request_hash=fingerprint)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    )
+    return (await session.execute(claim)).first() is not None
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
@@ -74,22 +88,12 @@ async def run_once(
             "header.Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters"
         )
     fingerprint = _fingerprint(body)
-    record = await _stored(session, operation, key)
-    if record is not None:
-        return _replay(record, fingerprint)
-    record = IdempotencyRecord(
-        tenant_id=tenant_id, operation=operation, key=key, request_hash=fingerprint
-    )
-    try:
-        async with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
-        winner = await _stored(session, operation, key)
-        if winner is None:  # pragma: no cover - the unique violation proves a committed row
-            raise
-        return _replay(winner, fingerprint)
+    if not await _reserve(session, tenant_id, operation, key, fingerprint):
+        return _replay(await _stored(session, operation, key), fingerprint)
     status, payload = await create()
-    record.status_code = status
-    record.response_body = payload
-    await session.flush()
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.operation == operation, IdempotencyRecord.key == key)
+        .values(status_code=status, response_body=payload)
+    )
     return JSONResponse(payload, status_code=status)
