@@ -7,7 +7,7 @@ from centralita.api.deps import Paging, TenantContext, require
 from centralita.customers.schemas import CustomerOut, IdentityOut
 from centralita.identity.permissions import Permission
 from centralita.journey import service
-from centralita.journey.schemas import Customer360Out, TimelineItemOut
+from centralita.journey.schemas import Customer360Out
 from centralita.schemas import Page
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}/customers", tags=["customers"])
@@ -26,7 +26,7 @@ async def customer_360(
         customer=CustomerOut.model_validate(view.customer),
         identities=[IdentityOut.model_validate(i) for i in view.identities],
         timeline=Page(
-            items=[TimelineItemOut.model_validate(i) for i in view.timeline.items],
+            items=view.timeline.items,
             next_cursor=view.timeline.next_cursor,
         ),
     )

@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,40 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from centralita.customers import service as customers
 from centralita.customers.models import Customer, CustomerIdentity
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
-from centralita.interactions.models import Channel, Direction, Interaction
-from centralita.journey.schemas import TimelineKind
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    """The shape every kind of work takes in the history, so one list can hold them all.
-
-    ``closed_at`` is when the work was over for the customer: an interaction's end.
-    """
-
-    id: uuid.UUID
-    kind: TimelineKind
-    channel: Channel | None
-    direction: Direction | None
-    state: str
-    subject: str | None
-    topic: str | None
-    queue: str | None
-    agent_user_id: uuid.UUID | None
-    disposition: str | None
-    created_at: datetime
-    closed_at: datetime | None
+from centralita.interactions.models import Interaction
+from centralita.journey.schemas import TimelineItemOut
 
 
 @dataclass(frozen=True)
 class Customer360:
     customer: Customer
     identities: list[CustomerIdentity]
-    timeline: Slice[TimelineItem]
+    timeline: Slice[TimelineItemOut]
 
 
-def _interaction_item(interaction: Interaction) -> TimelineItem:
-    return TimelineItem(
+def _interaction_item(interaction: Interaction) -> TimelineItemOut:
+    return TimelineItemOut(
         id=interaction.id,
         kind="interaction",
         channel=interaction.channel,
