@@ -82,10 +82,6 @@ async def _principal_or_none(request: Request, session: AsyncSession) -> Princip
     return principal
 
 
-async def optional_principal(request: Request, session: DbSession) -> Principal | None:
-    return await _principal_or_none(request, session)
-
-
 async def current_principal(request: Request, session: DbSession) -> Principal:
     principal = await _principal_or_none(request, session)
     if principal is None:

@@ -66,10 +66,6 @@ class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     def system_session(self) -> AsyncSession:
         """A session that may see every tenant: for platform work (login, demo, the engine)."""
         session = self.sessionmaker()

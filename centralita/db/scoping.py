@@ -56,11 +56,6 @@ async def use_system_scope(session: AsyncSession) -> None:
     await _apply_to_open_transaction(session)
 
 
-def current_tenant(session: AsyncSession | Session) -> uuid.UUID | None:
-    tenant: uuid.UUID | None = session.info.get(TENANT_KEY)
-    return tenant
-
-
 async def _apply_to_open_transaction(session: AsyncSession) -> None:
     bind = session.bind
     if session.in_transaction() and bind is not None and bind.dialect.name == "postgresql":
