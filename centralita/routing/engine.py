@@ -1,0 +1,229 @@
+"""The matching engine: which work goes to which agent, and when. Pure: no I/O, clock injected.
+
+CONTRACT SKELETON — the policy docstring and the bodies are being written. The public names and
+signatures below are the interface the rest of the code (runner, simulation, bench) is built on;
+change them only together with their callers.
+
+Times are float seconds on the injected clock (epoch seconds in production, simulated seconds in
+``centralita simulate``). Ids are UUIDs.
+"""
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+Clock = Callable[[], float]
+
+
+class Presence(StrEnum):
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    AWAY = "away"
+    WRAP_UP = "wrap_up"
+
+
+class Load(StrEnum):
+    """The capacity an interaction takes from its agent; several channels share one kind."""
+
+    VOICE = "voice"
+    CHAT = "chat"
+    EMAIL = "email"
+    SMS = "sms"
+    TASK = "task"
+
+
+# Interaction channel (interactions.models.Channel values) -> the capacity it uses.
+LOAD_OF_CHANNEL: Mapping[str, Load] = {
+    "voice": Load.VOICE,
+    "callback": Load.VOICE,
+    "chat": Load.CHAT,
+    "email": Load.EMAIL,
+    "web": Load.EMAIL,
+    "sms": Load.SMS,
+    "task": Load.TASK,
+}
+DEFAULT_CAPACITY: Mapping[Load, int] = {
+    Load.VOICE: 1,
+    Load.CHAT: 3,
+    Load.EMAIL: 5,
+    Load.SMS: 5,
+    Load.TASK: 5,
+}
+MISSED_OFFERS_BEFORE_AWAY = 2
+MISSED_REASON = "missed"
+DEFAULT_OCCUPANCY_CAP = 0.85
+DEFAULT_AFFINITY_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class OverflowStep:
+    """After ``after_seconds`` of waiting, widen who may take the work."""
+
+    after_seconds: float
+    # The minimum level every required skill is relaxed to (None: unchanged).
+    min_level: int | None = None
+    # Agents eligible for any of these queues become eligible too.
+    extra_queue_ids: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    channels: frozenset[str]
+    # skill id -> minimum level 1-5
+    skills: Mapping[uuid.UUID, int]
+    language: str | None = None
+    priority: int = 0
+    sl_target: float = 0.8
+    sl_threshold_seconds: float = 20.0
+    overflow: tuple[OverflowStep, ...] = ()
+    offer_timeout_seconds: float = 15.0
+    auto_accept: bool = False
+    affinity_wait_seconds: float = DEFAULT_AFFINITY_WAIT_SECONDS
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    id: uuid.UUID
+    tenants: frozenset[uuid.UUID]
+    # skill id -> level 1-5; skill ids belong to one tenant each
+    skills: Mapping[uuid.UUID, int]
+    languages: frozenset[str]
+    capacity: Mapping[Load, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    occupancy_cap: float = DEFAULT_OCCUPANCY_CAP
+    wrap_up_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    queue_id: uuid.UUID
+    channel: str
+    language: str | None
+    priority: int
+    # ValueTier.rank: 0 standard .. 3 platinum
+    value_rank: int
+    # When the work entered the queue (first time; a transfer or a re-offer keeps it)
+    arrived_at: float
+    # When its SLA target is breached: the interaction's or its ticket's. None: the queue's
+    # threshold after arrival.
+    deadline: float | None = None
+    # The customer's last agent or the ticket owner.
+    preferred_agent_id: uuid.UUID | None = None
+
+
+class DecisionKind(StrEnum):
+    OFFERED = "offered"  # work offered to an agent (auto_accept: already accepted)
+    OFFER_EXPIRED = "offer_expired"  # the agent did not answer in time; work is back in queue
+    WRAP_UP_EXPIRED = "wrap_up_expired"  # wrap-up time ran out; the work has left the agent
+    PRESENCE_CHANGED = "presence_changed"  # the engine moved an agent (missed offers, wrap-up end)
+
+
+class Held(StrEnum):
+    """How an agent holds a piece of work; it takes capacity in all three."""
+
+    OFFERED = "offered"
+    ACTIVE = "active"
+    WRAP_UP = "wrap_up"
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: DecisionKind
+    agent_id: uuid.UUID
+    work_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID | None = None
+    queue_id: uuid.UUID | None = None
+    at: float = 0.0
+    expires_at: float | None = None
+    auto_accepted: bool = False
+    presence: Presence | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    queue_id: uuid.UUID
+    waiting: int
+    longest_wait_seconds: float
+    estimated_wait_seconds: float
+    agents_by_presence: Mapping[str, int]  # offline/available/away/wrap_up/busy among eligible
+
+
+class RoutingError(Exception):
+    """A command that does not fit the engine's state (unknown work, offer not yours...)."""
+
+
+class Engine:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    # configuration
+    def upsert_queue(self, spec: QueueSpec) -> list[Decision]:
+        raise NotImplementedError
+
+    def remove_queue(self, queue_id: uuid.UUID) -> None:
+        raise NotImplementedError
+
+    def upsert_agent(self, spec: AgentSpec) -> list[Decision]:
+        raise NotImplementedError
+
+    # agent state
+    def set_presence(
+        self, agent_id: uuid.UUID, presence: Presence, reason: str | None = None
+    ) -> list[Decision]:
+        raise NotImplementedError
+
+    # work
+    def enqueue(self, item: WorkItem) -> list[Decision]:
+        raise NotImplementedError
+
+    def restore_held(
+        self, item: WorkItem, agent_id: uuid.UUID, held: Held, until: float | None = None
+    ) -> None:
+        """Rebuild from the database: work an agent already holds. ``until`` is the offer's
+        expiry or the wrap-up's end."""
+        raise NotImplementedError
+
+    def accept(self, work_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+        raise NotImplementedError
+
+    def reject(self, work_id: uuid.UUID, agent_id: uuid.UUID) -> list[Decision]:
+        raise NotImplementedError
+
+    def withdraw(self, work_id: uuid.UUID) -> list[Decision]:
+        """Forget the work wherever it is (abandoned, ended elsewhere, persistence refused)."""
+        raise NotImplementedError
+
+    def wrap_up(self, work_id: uuid.UUID) -> None:
+        """Active work enters wrap-up: it keeps its capacity until ``finish`` or the timeout."""
+        raise NotImplementedError
+
+    def finish(self, work_id: uuid.UUID) -> list[Decision]:
+        """The work leaves its agent for good; the freed capacity pulls the next work."""
+        raise NotImplementedError
+
+    def transfer(
+        self,
+        work_id: uuid.UUID,
+        *,
+        queue_id: uuid.UUID | None = None,
+        agent_id: uuid.UUID | None = None,
+    ) -> list[Decision]:
+        raise NotImplementedError
+
+    def tick(self) -> list[Decision]:
+        raise NotImplementedError
+
+    # questions
+    def position(self, work_id: uuid.UUID) -> int:
+        raise NotImplementedError
+
+    def estimated_wait(self, queue_id: uuid.UUID) -> float:
+        raise NotImplementedError
+
+    def snapshot(self, queue_ids: Iterable[uuid.UUID] | None = None) -> list[QueueSnapshot]:
+        raise NotImplementedError
