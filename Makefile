@@ -26,7 +26,7 @@ system-deps:
 run: install
 	$(BIN)/centralita migrate
 	$(BIN)/centralita demo
-	$(BIN)/centralita run --host $(HOST) --port $(PORT)
+	CENTRALITA_DEMO_TRAFFIC=1 $(BIN)/centralita run --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,6 +6,8 @@ from centralita.db.base import Base
 from centralita.events import models as events_models
 from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
+from centralita.jobs import models as jobs_models
+from centralita.routing import models as routing_models
 from centralita.tenancy import models as tenancy_models
 
 MODEL_MODULES = (
@@ -15,6 +17,8 @@ MODEL_MODULES = (
     api_models,
     customers_models,
     interactions_models,
+    jobs_models,
+    routing_models,
 )
 
 metadata = Base.metadata

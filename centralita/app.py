@@ -1,5 +1,6 @@
 """The FastAPI application: settings, database, routers, problem+json and security headers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,10 +17,16 @@ from centralita.api import problems
 from centralita.config import Settings, get_settings
 from centralita.customers.routes import router as customers_router
 from centralita.db.engine import open_database
+from centralita.demo_routing import DemoTraffic
+from centralita.events.bus import attach, open_bus, wait_for_published
+from centralita.events.hub import Hub
 from centralita.identity.routes import router as identity_router
 from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
 from centralita.journey.routes import router as journey_router
+from centralita.routing.routes import agents_router, realtime_router
+from centralita.routing.routes import router as routing_router
+from centralita.routing.runner import RoutingRunner
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
@@ -77,11 +84,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db = open_database(settings.database_url, settings.database_pool_size)
+        db = open_database(settings.database_url, settings.database_pool_size)
+        bus = open_bus(settings)
+        await bus.start()
+        attach(db.sessionmaker, bus)
+        app.state.db, app.state.bus, app.state.hub = db, bus, Hub(bus)
+        background: list[asyncio.Task[None]] = []
+        if settings.routing_engine:
+            app.state.router = RoutingRunner(db)
+            background.append(asyncio.create_task(app.state.router.run()))
+        if settings.demo_traffic:
+            background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         try:
             yield
         finally:
-            await app.state.db.dispose()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            app.state.hub.close()
+            await wait_for_published()
+            await bus.close()
+            await db.dispose()
 
     app = FastAPI(
         title="centralita",
@@ -103,6 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(interactions_router)
     app.include_router(journey_router)
+    app.include_router(routing_router)
+    app.include_router(agents_router)
+    app.include_router(realtime_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

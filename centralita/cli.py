@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -16,6 +17,8 @@ from centralita.errors import DomainError
 from centralita.events.service import Actor
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
+from centralita.routing import simulation
+from centralita.routing.scenario import ScenarioError, load_scenario
 from centralita.tenancy import service as tenancy
 from centralita.tenancy.schemas import TenantCreate
 
@@ -163,3 +166,21 @@ def demo() -> None:
     typer.echo("\nDemo sign-ins (password: " + demo_data.DEMO_PASSWORD + "):")
     for login in demo_data.NAMED_LOGINS:
         typer.echo(f"  {login.email:<30} {login.name}")
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML), see scenarios/")],
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    hours: Annotated[
+        float | None, typer.Option(min=0.1, help="Measured hours instead of the scenario's")
+    ] = None,
+) -> None:
+    """Run the routing engine on simulated traffic; print queue and agent measures."""
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    result = simulation.simulate(loaded, hours=hours)
+    typer.echo(result.to_json() if json else simulation.format_table(result))

@@ -17,6 +17,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
     database_pool_size: int = Field(default=10, ge=1)
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: events cross processes through Redis pub/sub when set.",
+    )
+    routing_engine: bool = Field(
+        default=True,
+        description="Take part in routing: on PostgreSQL one process is elected to route.",
+    )
+    demo_traffic: bool = Field(
+        default=False,
+        description="Simulate customers and pool agents on the demo tenants (make run sets it).",
+    )
     secret_key: str = Field(
         default="dev-only-secret-change-me",
         description="Signs CSRF tokens and survey links; set a long random value in production.",

@@ -15,6 +15,7 @@ from faker import Faker
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita import demo_routing
 from centralita.config import Settings
 from centralita.customers import service as customers
 from centralita.customers.models import IdentityKind, ValueTier
@@ -282,9 +283,15 @@ async def seed(db: Database, settings: Settings) -> DemoSummary | None:
         }
         users = await _seed_people(session, tenants, password_hash)
         agents_by_tenant = {slug: [u for u, slugs in users if slug in slugs] for slug in tenants}
+        locales = {c.tenant.slug: c.tenant.default_locale for c in COMPANIES}
+        await demo_routing.seed_profiles(session, users, locales)
         summary = DemoSummary(len(tenants), len(users), 0, 0)
         for company in COMPANIES:
             tenant = tenants[company.tenant.slug]
+            queue_names = list(dict.fromkeys(topic.queue for topic in company.topics))
+            await demo_routing.seed_routing(
+                session, rng, tenant, queue_names, agents_by_tenant[tenant.slug]
+            )
             await use_tenant_scope(session, tenant.id)
             made = await _seed_company(
                 session, settings, rng, company, tenant, agents_by_tenant[tenant.slug]

@@ -92,6 +92,8 @@ def settings(database_url: str) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=64,
         secret_key="test-secret",
+        # Routing tests drive the router step by step; a background one would race them.
+        routing_engine=False,
     )
 
 

@@ -4,8 +4,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.config import Settings
@@ -80,6 +81,25 @@ async def _principal_or_none(request: Request, session: AsyncSession) -> Princip
     ):
         raise Forbidden("Missing or wrong CSRF token")
     return principal
+
+
+async def websocket_principal(websocket: WebSocket) -> Principal | None:
+    """Who opens a WebSocket: a bearer token, or the session cookie from a page of this site.
+
+    Browsers send cookies on cross-site WebSocket handshakes too, so a cookie counts only when the
+    Origin is this host (or absent, as from a non-browser client that holds the cookie itself).
+    """
+    db: Database = websocket.app.state.db
+    async with db.system_session() as session:
+        authorization = websocket.headers.get("authorization", "")
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials:
+            return await principal_from_api_token(session, credentials.strip())
+        cookie = websocket.cookies.get(SESSION_COOKIE)
+        origin = websocket.headers.get("origin")
+        if not cookie or (origin and urlsplit(origin).netloc != websocket.headers.get("host")):
+            return None
+        return await principal_from_cookie(session, cookie)
 
 
 async def current_principal(request: Request, session: DbSession) -> Principal:

@@ -22,6 +22,7 @@ class Permission(StrEnum):
     INTERACTIONS_READ = "interactions.read"
     INTERACTIONS_WRITE = "interactions.write"
     REPORTS_READ = "reports.read"
+    ROUTING_MANAGE = "routing.manage"
 
 
 _AGENT = {
@@ -31,7 +32,12 @@ _AGENT = {
     Permission.INTERACTIONS_READ,
     Permission.INTERACTIONS_WRITE,
 }
-_SUPERVISOR = _AGENT | {Permission.CUSTOMERS_MERGE, Permission.REPORTS_READ, Permission.AUDIT_READ}
+_SUPERVISOR = _AGENT | {
+    Permission.CUSTOMERS_MERGE,
+    Permission.REPORTS_READ,
+    Permission.AUDIT_READ,
+    Permission.ROUTING_MANAGE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),

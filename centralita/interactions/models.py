@@ -64,6 +64,8 @@ class AuthorKind(StrEnum):
     AGENT = "agent"
     SYSTEM = "system"
     BOT = "bot"
+    # An agent's internal note (wrap-up notes, transfer notes): never shown to the customer.
+    NOTE = "note"
 
 
 class Interaction(TenantEntity, Base):

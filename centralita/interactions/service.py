@@ -32,6 +32,8 @@ from centralita.interactions.schemas import (
     InteractionUpdate,
     MessageIn,
 )
+from centralita.jobs.models import JobKind
+from centralita.jobs.service import schedule
 from centralita.tenancy.models import Tenant
 
 State = InteractionState
@@ -64,6 +66,10 @@ FIRST_REACHED = {
     State.OFFERED: "offered_at",
     State.ACTIVE: "answered_at",
 }
+
+
+# Fields the routing engine reads: a change to one of them makes it look at the work again.
+ROUTED_FIELDS = frozenset({"queue", "language", "priority"})
 
 
 def sanitise_html(html: str) -> str:
@@ -105,7 +111,22 @@ def _stamp(
         interaction.ended_at = now
 
 
-def _new_message(interaction: Interaction, data: MessageIn, actor: Actor, now: datetime) -> Message:
+def change_state(
+    interaction: Interaction, target: InteractionState, actor: Actor, now: datetime | None = None
+) -> None:
+    """Move work to ``target`` if the transition table allows it, and let routing know."""
+    source = InteractionState(interaction.state)
+    if target not in TRANSITIONS[source]:
+        raise Conflict(f"An interaction cannot go from {source} to {target}", "invalid-transition")
+    _stamp(interaction, source, target, now or utcnow(), actor)
+
+
+def announce_change(session: AsyncSession, interaction: Interaction) -> None:
+    """Routing reconciles its view of this work with the database, after this transaction."""
+    schedule(session, JobKind.ROUTING_WORK, ref_id=interaction.id)
+
+
+def new_message(interaction: Interaction, data: MessageIn, actor: Actor, now: datetime) -> Message:
     return Message(
         tenant_id=interaction.tenant_id,
         id=new_id(),
@@ -182,7 +203,8 @@ async def create_interaction(
         updated_at=now,
     )
     _stamp(interaction, None, data.state, now, actor)
-    messages = [_new_message(interaction, data.message, actor, now)] if data.message else []
+    announce_change(session, interaction)
+    messages = [new_message(interaction, data.message, actor, now)] if data.message else []
     if data.external_ref is None:
         session.add(interaction)
         session.add_all(messages)
@@ -260,7 +282,7 @@ async def add_message(
     session: AsyncSession, actor: Actor, interaction_id: uuid.UUID, data: MessageIn
 ) -> Message:
     interaction = await get_interaction(session, interaction_id)
-    message = _new_message(interaction, data, actor, utcnow())
+    message = new_message(interaction, data, actor, utcnow())
     session.add(message)
     await session.flush()
     return message
@@ -275,13 +297,10 @@ async def update_interaction(
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     target = changes.pop("state", None)
     if target is not None and target != interaction.state:
-        source = InteractionState(interaction.state)
-        if target not in TRANSITIONS[source]:
-            raise Conflict(
-                f"An interaction cannot go from {source} to {target}", "invalid-transition"
-            )
-        _stamp(interaction, source, target, utcnow(), actor)
+        change_state(interaction, target, actor)
     for name, value in changes.items():
         setattr(interaction, name, value)
+    if target is not None or changes.keys() & ROUTED_FIELDS:
+        announce_change(session, interaction)
     await session.flush()
     return interaction

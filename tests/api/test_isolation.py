@@ -93,6 +93,25 @@ async def _interaction(tenant: TenantFixture) -> str:
     return str(response.json()["id"])
 
 
+async def _skill(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url("/skills"), json={"name": f"{MARKER}-{uuid.uuid4().hex[:8]}"}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _queue(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url("/queues"),
+        json={"name": f"q-{uuid.uuid4().hex[:8]}", "description": MARKER, "channels": ["chat"]},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
@@ -100,10 +119,19 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "customer_id": _customer,
     "identity_id": _identity,
     "interaction_id": _interaction,
+    "skill_id": _skill,
+    "queue_id": _queue,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
 INTERACTION = f"{TENANT_PREFIX}/interactions/{{interaction_id}}"
+AGENT_PROFILE = {
+    "languages": ["es"],
+    "capacity": {"voice": 1, "chat": 2, "email": 3, "sms": 3, "task": 3},
+    "occupancy_cap": 0.8,
+    "wrap_up_seconds": 30,
+    "skills": [],
+}
 
 # A valid body for each body-taking route on an object, so that validation cannot mask a leak.
 EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -112,6 +140,15 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{CUSTOMER}/merge"): {"source_id": str(uuid.uuid4())},
     ("PATCH", INTERACTION): {"priority": 3},
     ("POST", f"{INTERACTION}/messages"): {"text": "Hola"},
+    ("PATCH", f"{TENANT_PREFIX}/skills/{{skill_id}}"): {"description": "Renamed"},
+    ("PATCH", f"{TENANT_PREFIX}/queues/{{queue_id}}"): {"priority": 3},
+    ("PUT", f"{TENANT_PREFIX}/agents/{{user_id}}"): AGENT_PROFILE,
+    ("PUT", f"{TENANT_PREFIX}/agents/{{user_id}}/presence"): {"presence": "away", "reason": "break"},
+    ("POST", f"{INTERACTION}/accept"): {},
+    ("POST", f"{INTERACTION}/reject"): {},
+    ("POST", f"{INTERACTION}/end"): {},
+    ("POST", f"{INTERACTION}/transfer"): {"queue_id": str(uuid.uuid4())},
+    ("POST", f"{INTERACTION}/wrap-up"): {"disposition": "resolved"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Reporting: the measures of KPI.md, each defined and computed in one place."""

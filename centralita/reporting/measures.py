@@ -1,0 +1,68 @@
+"""The queue measures of KPI.md, computed from per-interaction facts.
+
+Every screen and report takes these numbers from here, so a service level means the same on the
+wallboard, in the client's report and in the simulator.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+SHORT_ABANDON_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The facts of one contact that queue measures need."""
+
+    offered_at: datetime
+    answered_at: datetime | None = None
+    abandoned_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueueMeasures:
+    offered: int
+    answered: int
+    answered_within_threshold: int
+    abandoned: int
+    short_abandoned: int
+    service_level: float | None  # 0..1; None when nothing counted yet
+    asa_seconds: float | None
+    abandonment_rate: float | None
+
+
+def _wait(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+def queue_measures(
+    contacts: Iterable[Contact],
+    threshold_seconds: float,
+    short_abandon_seconds: float = SHORT_ABANDON_SECONDS,
+) -> QueueMeasures:
+    """KPI.md's default formulas: SL = answered within T / (answered + abandoned − short
+    abandons); abandonment = (abandoned − short) / (offered − short); ASA over answered."""
+    offered = answered = within = abandoned = short = 0
+    total_wait = 0.0
+    for contact in contacts:
+        offered += 1
+        if contact.answered_at is not None:
+            wait = _wait(contact.offered_at, contact.answered_at)
+            answered += 1
+            total_wait += wait
+            within += wait <= threshold_seconds
+        elif contact.abandoned_at is not None:
+            abandoned += 1
+            short += _wait(contact.offered_at, contact.abandoned_at) < short_abandon_seconds
+    counted = answered + abandoned - short
+    return QueueMeasures(
+        offered=offered,
+        answered=answered,
+        answered_within_threshold=within,
+        abandoned=abandoned,
+        short_abandoned=short,
+        service_level=within / counted if counted else None,
+        asa_seconds=total_wait / answered if answered else None,
+        abandonment_rate=(abandoned - short) / (offered - short) if offered > short else None,
+    )

@@ -1,0 +1,1 @@
+"""Workforce management: Erlang staffing (and, as they land, forecasting and schedules)."""
