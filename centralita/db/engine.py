@@ -1,5 +1,6 @@
 """Engine and session factory for SQLite (embedded default) and PostgreSQL (production)."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,13 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping: it costs a round trip per request; a connection the server dropped is
     # discarded on its first error, and recycling keeps them from going stale behind proxies.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_S
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=POOL_RECYCLE_S,
+        # Names the process in pg_stat_activity, so an operator (or a test) can tell which
+        # process holds the routing lock.
+        connect_args={"server_settings": {"application_name": f"centralita-{os.getpid()}"}},
     )
 
 

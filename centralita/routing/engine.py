@@ -606,6 +606,8 @@ class Engine:
         """Rules A1-A6: offer the work to an agent now, or leave it waiting."""
         queue = self._queues[work.item.queue_id]
         index.derive(work, queue, now)
+        if work.refused_by and index.refused_by_everyone(work, queue):
+            work.refused_by = frozenset()  # rule E6
         preferred_id = work.item.preferred_agent_id
         preferred = None if preferred_id is None else self._agents.get(preferred_id)
         agent = None
@@ -729,8 +731,6 @@ class Engine:
             decisions = []
         else:
             work.refused_by |= {agent.spec.id}
-            if index.refused_by_everyone(work, queue):
-                work.refused_by = frozenset()
             decisions = self._route(work, now)
         return decisions + self._pull(agent, now)
 

@@ -143,7 +143,10 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/skills/{{skill_id}}"): {"description": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/queues/{{queue_id}}"): {"priority": 3},
     ("PUT", f"{TENANT_PREFIX}/agents/{{user_id}}"): AGENT_PROFILE,
-    ("PUT", f"{TENANT_PREFIX}/agents/{{user_id}}/presence"): {"presence": "away", "reason": "break"},
+    ("PUT", f"{TENANT_PREFIX}/agents/{{user_id}}/presence"): {
+        "presence": "away",
+        "reason": "break",
+    },
     ("POST", f"{INTERACTION}/accept"): {},
     ("POST", f"{INTERACTION}/reject"): {},
     ("POST", f"{INTERACTION}/end"): {},

@@ -8,7 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from centralita.config import Settings
 from centralita.db.base import new_id, utcnow
 from centralita.events.service import Actor
+from centralita.identity.models import User
 from centralita.interactions.models import Channel, InteractionState
+from centralita.interactions.service import get_interaction
 from centralita.routing import work
 from centralita.routing.engine import Held, Presence
 from centralita.routing.models import Assignment, Outcome
@@ -25,7 +27,7 @@ async def world(tenant_a: TenantFixture, tenant_b: TenantFixture, settings: Sett
     return await make_world(tenant_a, settings)
 
 
-def actor(user) -> Actor:  # type: ignore[no-untyped-def]
+def actor(user: User) -> Actor:
     return Actor(label=user.email, user_id=user.id)
 
 
@@ -41,7 +43,8 @@ async def test_waiting_work_is_offered_to_an_available_skilled_agent(world: Worl
     assert interaction.state == State.OFFERED
     assert interaction.agent_user_id == skilled.id
     (offer,) = await world.assignments(work_id)
-    assert offer.outcome == Outcome.PENDING and offer.expires_at is not None
+    assert offer.outcome == Outcome.PENDING
+    assert offer.expires_at is not None
     assert (await world.profile(skilled)).load_chat == 1
     assert (await world.profile(unskilled)).load_chat == 0
 
@@ -60,7 +63,8 @@ async def test_accepted_work_is_active_and_the_engine_follows(world: World) -> N
     assert (await world.interaction(work_id)).state == State.ACTIVE
     assert runner.routing is not None
     location = runner.routing.engine.locate(work_id)
-    assert location is not None and location.held == Held.ACTIVE
+    assert location is not None
+    assert location.held == Held.ACTIVE
 
 
 async def test_an_offer_not_answered_in_time_goes_to_the_next_agent(world: World) -> None:
@@ -164,7 +168,7 @@ async def test_the_database_refuses_work_beyond_capacity_and_a_second_holder(
     calls = [await world.arrive(Channel.VOICE) for _ in range(2)]
 
     async with world.db.tenant_session(world.tenant.id) as session:
-        first, second = [await work.get_interaction(session, call) for call in calls]
+        first, second = [await get_interaction(session, call) for call in calls]
         await work.hold(
             session, first, agent.id, queue_id=None, expires_at=None, accepted=True, now=utcnow()
         )

@@ -161,7 +161,8 @@ async def agent_client(world: World, user: User) -> httpx.AsyncClient:
         )
         principal = await identity.principal_from_cookie(session, cookie)
         await session.commit()
-    assert principal is not None and principal.csrf_token is not None
+    assert principal is not None
+    assert principal.csrf_token is not None
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=world.tenant.app),
         base_url="http://testserver",
