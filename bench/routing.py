@@ -46,9 +46,11 @@ WAITING = 50_000
 SECONDS_PER_DECISION = 0.005
 DECISIONS_PER_TICK = 200
 NAIVE_DECISIONS = 200
-NAIVE_MAX_SECONDS = 10.0
+NAIVE_MAX_SECONDS = 6.0
 CHANNELS = ("voice", "chat", "email")
 CHANNEL_WEIGHTS = (3, 4, 3)
+VALUE_RANKS = (0, 1, 2, 3)
+VALUE_CUMULATIVE_WEIGHTS = (70, 90, 98, 100)  # mostly standard customers, few platinum
 
 
 class Clock:
@@ -140,7 +142,7 @@ def new_item(world: World, *, waited_up_to: float) -> WorkItem:
         channel=next(iter(queue.channels)),
         language="en" if rng.random() < 0.05 else None,
         priority=1 if rng.random() < 0.1 else 0,
-        value_rank=rng.choices((0, 1, 2, 3), (70, 20, 8, 2))[0],
+        value_rank=rng.choices(VALUE_RANKS, cum_weights=VALUE_CUMULATIVE_WEIGHTS)[0],
         arrived_at=world.clock.now - rng.uniform(0.0, waited_up_to),
         preferred_agent_id=preferred,
     )

@@ -295,6 +295,12 @@ UNAUTHORISED = 4401
 FORBIDDEN = 4403
 
 
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    """Accept, then close with a code the page's script can read (a refused handshake hides it)."""
+    await websocket.accept()
+    await websocket.close(code, reason)
+
+
 @realtime_router.websocket("/ws/agent")
 async def agent_socket(
     websocket: WebSocket, last_event_id: Annotated[str | None, Query(max_length=64)] = None
@@ -302,13 +308,15 @@ async def agent_socket(
     """Offers, assignments and changes to the agent's work, after a snapshot of it."""
     principal = await websocket_principal(websocket)
     if principal is None or principal.user_id is None:
-        await websocket.close(UNAUTHORISED, "Sign in first")
+        await _refuse(websocket, UNAUTHORISED, "Sign in first")
         return
+    hub: Hub = websocket.app.state.hub
+    # Events committed while the snapshot loads are replayed from here.
+    since = last_event_id or hub.latest_event_id
     async with websocket.app.state.db.system_session() as session:
         snapshot = (await _my_work(session, principal)).model_dump(mode="json")
-    hub: Hub = websocket.app.state.hub
     topics = frozenset({user_topic(principal.user_id)})
-    await serve_websocket(websocket, hub, topics, snapshot, last_event_id)
+    await serve_websocket(websocket, hub, topics, snapshot, since)
 
 
 @realtime_router.websocket("/ws/supervisor")
@@ -320,16 +328,17 @@ async def supervisor_socket(
     """Queue statistics of one tenant, pushed every few seconds, after a snapshot."""
     principal = await websocket_principal(websocket)
     if principal is None:
-        await websocket.close(UNAUTHORISED, "Sign in first")
+        await _refuse(websocket, UNAUTHORISED, "Sign in first")
         return
+    hub: Hub = websocket.app.state.hub
+    since = last_event_id or hub.latest_event_id
     async with websocket.app.state.db.system_session() as session:
         found = await get_tenant_by_slug(session, tenant)
         if found is None or not principal.can(found.id, Permission.REPORTS_READ):
-            await websocket.close(FORBIDDEN, "Not allowed for this company")
+            await _refuse(websocket, FORBIDDEN, "Not allowed for this company")
             return
         await use_tenant_scope(session, found.id)
         queues = await stats.queue_statistics(session, found)
     snapshot = {"queues": [q.model_dump(mode="json") for q in queues]}
-    hub: Hub = websocket.app.state.hub
     topics = frozenset({supervisors_topic(found.id)})
-    await serve_websocket(websocket, hub, topics, snapshot, last_event_id)
+    await serve_websocket(websocket, hub, topics, snapshot, since)

@@ -27,11 +27,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from centralita.db.engine import Database, is_sqlite
+from centralita.db.scoping import use_tenant_scope
 from centralita.errors import Conflict
+from centralita.events.bus import Event, emit, supervisors_topic
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import claim_due, schedule
 from centralita.routing.engine import Clock, Decision, Engine, RoutingError
 from centralita.routing.loading import EngineSession, Routing, StaleDecision
+from centralita.routing.stats import queue_statistics
+from centralita.tenancy.service import list_tenants
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +126,36 @@ class RoutingRunner:
     async def _lead(self, leadership: Leadership) -> None:
         await self.rebuild()
         self.leading.set()
+        next_statistics = 0.0
         while await leadership.still_held():
             try:
                 await self.step()
             except Exception:
                 logger.exception("routing: a routing step failed; rebuilding from the database")
                 await self.rebuild()
+            if time.monotonic() >= next_statistics:
+                await self.publish_statistics()
+                next_statistics = time.monotonic() + STATS_EVERY_SECONDS
             await asyncio.sleep(LOOP_SECONDS)
+
+    async def publish_statistics(self) -> None:
+        """Every tenant's queue statistics to its supervisors' screens, wherever they are served."""
+        async with self.db.system_session() as session:
+            for tenant in await list_tenants(session):
+                await use_tenant_scope(session, tenant.id)
+                queues = await queue_statistics(session, tenant)
+                if not queues:
+                    continue
+                emit(
+                    session,
+                    Event(
+                        type="queue.stats_updated",
+                        tenant=tenant.id,
+                        data={"queues": [queue.model_dump(mode="json") for queue in queues]},
+                        recipients=(supervisors_topic(tenant.id),),
+                    ),
+                )
+            await session.commit()
 
     async def rebuild(self) -> None:
         self.routing = Routing(Engine(self.clock))

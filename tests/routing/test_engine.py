@@ -5,6 +5,7 @@ import itertools
 import random
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pytest
 
@@ -68,14 +69,14 @@ def add_queue(
     tenant: uuid.UUID = TENANT,
     channels: Iterable[str] = ("chat",),
     skills: Mapping[uuid.UUID, int] | None = None,
-    **settings: object,
+    **settings: Any,
 ) -> QueueSpec:
     spec = QueueSpec(
         id=new_id(),
         tenant_id=tenant,
         channels=frozenset(channels),
         skills={SKILL: 1} if skills is None else skills,
-        **settings,  # type: ignore[arg-type]
+        **settings,
     )
     engine.upsert_queue(spec)
     return spec
@@ -88,7 +89,7 @@ def add_agent(
     tenants: Iterable[uuid.UUID] = (TENANT,),
     skills: Mapping[uuid.UUID, int] | None = None,
     languages: Iterable[str] = ("es",),
-    **settings: object,
+    **settings: Any,
 ) -> AgentSpec:
     """An agent, signed in with ``presence`` (None: left as the engine makes them)."""
     spec = AgentSpec(
@@ -96,7 +97,7 @@ def add_agent(
         tenants=frozenset(tenants),
         skills={SKILL: 3} if skills is None else skills,
         languages=frozenset(languages),
-        **settings,  # type: ignore[arg-type]
+        **settings,
     )
     engine.upsert_agent(spec)
     if presence is not None:
@@ -104,8 +105,8 @@ def add_agent(
     return spec
 
 
-def work(queue: QueueSpec, clock: FakeClock, **fields: object) -> WorkItem:
-    values: dict[str, object] = {
+def work(queue: QueueSpec, clock: FakeClock, **fields: Any) -> WorkItem:
+    values: dict[str, Any] = {
         "id": new_id(),
         "tenant_id": queue.tenant_id,
         "queue_id": queue.id,
@@ -116,7 +117,7 @@ def work(queue: QueueSpec, clock: FakeClock, **fields: object) -> WorkItem:
         "arrived_at": clock.now,
     }
     values.update(fields)
-    return WorkItem(**values)  # type: ignore[arg-type]
+    return WorkItem(**values)
 
 
 def offers(decisions: list[Decision]) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
@@ -127,7 +128,7 @@ def chat_only(limit: int) -> dict[Load, int]:
     return {Load.CHAT: limit}
 
 
-# E1-E6: eligibility
+# Eligibility (rules E1-E6)
 
 
 def test_agents_of_another_tenant_are_not_offered_the_work(
@@ -190,6 +191,18 @@ def test_overflow_steps_apply_in_order_of_time_and_add_up(engine: Engine, clock:
     # At the second step the first step's relaxation still holds.
     decisions = engine.set_presence(late_junior.id, Presence.AVAILABLE)
     assert offers(decisions) == [(late_junior.id, item.id)]
+
+
+def test_an_agent_qualifying_only_at_a_later_step_does_not_take_the_work_before(
+    engine: Engine, clock: FakeClock
+) -> None:
+    queue = add_queue(engine, skills={SKILL: 4}, overflow=(OverflowStep(30.0, min_level=2),))
+    item = work(queue, clock)
+    engine.enqueue(item)
+    junior = add_agent(engine, None, skills={SKILL: 2})
+    assert engine.set_presence(junior.id, Presence.AVAILABLE) == []
+    clock.advance(30.0)
+    assert offers(engine.tick()) == [(junior.id, item.id)]
 
 
 def test_an_extra_queue_named_before_it_exists_counts_once_upserted(
@@ -287,7 +300,7 @@ def test_a_queues_only_agent_gets_refused_work_straight_back(
     assert offers(engine.reject(item.id, agent.id)) == [(agent.id, item.id)]
 
 
-# O1-O5: which work first
+# Which work first (rules O1-O5)
 
 
 def test_the_higher_priority_class_goes_first(engine: Engine, clock: FakeClock) -> None:
@@ -371,7 +384,23 @@ def test_an_agent_blends_the_work_of_all_their_tenants(engine: Engine, clock: Fa
     assert offers(engine.set_presence(agent.id, Presence.AVAILABLE)) == [(agent.id, older.id)]
 
 
-# A1-A6: which agent
+def test_work_an_agent_cannot_take_does_not_hide_better_work_in_their_other_queues(
+    engine: Engine, clock: FakeClock
+) -> None:
+    first_queue = add_queue(engine)
+    second_queue = add_queue(engine)
+    english = work(first_queue, clock, language="en")
+    clock.advance(5.0)
+    better = work(second_queue, clock)
+    clock.advance(5.0)
+    worse = work(first_queue, clock)
+    for item in (english, better, worse):
+        engine.enqueue(item)
+    agent = add_agent(engine, None, capacity=chat_only(1), languages=("es",))
+    assert offers(engine.set_presence(agent.id, Presence.AVAILABLE)) == [(agent.id, better.id)]
+
+
+# Which agent (rules A1-A6)
 
 
 def test_a_free_preferred_agent_gets_the_work(engine: Engine, clock: FakeClock) -> None:
@@ -474,7 +503,7 @@ def test_agents_above_their_occupancy_cap_are_chosen_last(engine: Engine, clock:
 
 
 def test_the_less_occupied_agent_is_chosen(engine: Engine, clock: FakeClock) -> None:
-    busier, calmer, queue = _occupy(engine, clock, caps=(0.85, 0.85), busy=(70.0, 40.0))
+    _, calmer, queue = _occupy(engine, clock, caps=(0.85, 0.85), busy=(70.0, 40.0))
     item = work(queue, clock)
     assert offers(engine.enqueue(item)) == [(calmer.id, item.id)]
 
@@ -500,7 +529,7 @@ def test_between_equal_agents_the_lower_id_is_chosen(engine: Engine, clock: Fake
     assert offers(engine.enqueue(item)) == [(first.id, item.id)]
 
 
-# F: offers
+# Offers (rules F)
 
 
 def test_an_offer_takes_capacity_and_runs_out_after_the_queues_timeout(
@@ -652,7 +681,7 @@ def test_an_agent_set_away_for_misses_may_still_answer_their_other_offers(
     engine.accept(items[2].id, agent.id)
 
 
-# T: time
+# Time (rules T)
 
 
 def test_wrap_up_ends_after_the_agents_wrap_up_time(engine: Engine, clock: FakeClock) -> None:
@@ -739,7 +768,7 @@ def test_next_due_is_when_tick_has_something_to_do(engine: Engine, clock: FakeCl
     assert engine.next_due() is None
 
 
-# P: presence and configuration
+# Presence and configuration (rules P)
 
 
 def test_becoming_available_pulls_work_until_full(engine: Engine, clock: FakeClock) -> None:
@@ -845,7 +874,7 @@ def test_a_queue_is_removed_only_when_no_work_waits_or_is_offered_from_it(
         engine.remove_queue(queue.id)
 
 
-# W: work
+# Work (rules W)
 
 
 def test_enqueue_refuses_work_that_does_not_fit(engine: Engine, clock: FakeClock) -> None:
@@ -970,7 +999,7 @@ def test_a_transfer_that_cannot_happen_changes_nothing(engine: Engine, clock: Fa
     assert engine.locate(item.id) == WorkLocation(queue.id, sender.id, Held.ACTIVE)
 
 
-# W6: restore
+# Restore (rule W6)
 
 
 def test_restored_work_takes_capacity_and_keeps_its_deadlines(
@@ -979,7 +1008,7 @@ def test_restored_work_takes_capacity_and_keeps_its_deadlines(
     queue = add_queue(engine)
     agent = add_agent(engine, None, capacity=chat_only(2), wrap_up_seconds=60.0)
     offered, wrapping = work(queue, clock), work(queue, clock)
-    assert engine.restore_held(offered, agent.id, Held.OFFERED, START + 5.0) is None
+    engine.restore_held(offered, agent.id, Held.OFFERED, START + 5.0)
     engine.restore_held(wrapping, agent.id, Held.WRAP_UP, START + 8.0)
     engine.set_presence(agent.id, Presence.AVAILABLE)
     assert engine.enqueue(work(queue, clock)) == []  # full
@@ -1002,7 +1031,7 @@ def test_restored_work_of_an_unknown_queue_leaves_when_refused(
     assert engine.locate(item.id) is None
 
 
-# Q: questions
+# Questions (rules Q)
 
 
 def test_position_follows_the_work_order(engine: Engine, clock: FakeClock) -> None:

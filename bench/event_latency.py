@@ -1,0 +1,534 @@
+"""Live-event latency: from an assignment committed to the offer arriving on the agent's WebSocket.
+
+Creates a throw-away database (PostgreSQL owned by an ordinary role, so row-level security applies
+as in production; or SQLite) with one tenant, 500 available agents, each signed in with a browser
+session, and enough queued chats for the run. Serves the product with ``centralita run`` on a free
+loopback port, its own router switched off and events crossing processes through Redis, and opens
+one ``/ws/agent`` WebSocket per agent (each reads its snapshot first).
+
+This process then plays the router: it offers queued chats to the agents round-robin, one
+transaction at a time at a steady rate, through ``routing.work.hold`` on a session attached to a
+``RedisBus``, exactly as the routing process does. The clock starts when ``commit()`` returns and
+stops when the agent's socket, in this same process, receives the ``interaction.offered`` event
+for that interaction. The first second of offers warms connections up and is not counted.
+Prints one JSON object.
+
+    .venv/bin/python bench/event_latency.py [--agents 500] [--rate 100] [--seconds 10]
+        [--database postgresql|sqlite] [--redis-url redis://127.0.0.1:6379/0]
+
+Redis pub/sub channels are shared by every database number of a Redis server: other centralita
+processes on the same server (tests) hear these events and this server hears theirs.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
+
+from centralita.config import Settings
+from centralita.customers.models import Customer
+from centralita.db import migrate
+from centralita.db.base import new_id, utcnow
+from centralita.db.engine import Database, open_database
+from centralita.events.bus import Event, RedisBus, attach, wait_for_published
+from centralita.events.service import Actor
+from centralita.identity.models import Membership, User, WebSession
+from centralita.identity.permissions import Role
+from centralita.identity.service import Passwords
+from centralita.interactions.models import Channel, Direction, Interaction, InteractionState
+from centralita.routing import work
+from centralita.routing.engine import Presence
+from centralita.routing.models import AgentProfile, Queue
+from centralita.tenancy import service as tenancy
+from centralita.tenancy.schemas import TenantCreate
+
+ADMIN_DSN = os.environ.get(
+    "CENTRALITA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+APP_ROLE = "centralita_bench"
+BENCH_ACTOR = Actor(label="bench")
+SESSION_COOKIE = "centralita_session"
+QUEUE = "chat"
+CHAT_CAPACITY = 3
+OFFER_TIMEOUT_S = 15
+WARM_UP_SECONDS = 1.0
+LOST_AFTER_S = 5.0
+CONNECT_CONCURRENCY = 25
+WRITERS = 8
+SERVER_START_TIMEOUT_S = 30.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: uuid.UUID
+    cookie: str
+
+
+@dataclass
+class Seeded:
+    tenant_id: uuid.UUID
+    queue_id: uuid.UUID
+    agents: list[Agent]
+    interactions: list[uuid.UUID]
+
+
+@dataclass
+class Tally:
+    """Times on this process's monotonic clock, by interaction id."""
+
+    wanted: frozenset[str]
+    committed: dict[str, float] = field(default_factory=dict)
+    received: dict[str, float] = field(default_factory=dict)
+    # When this process's own bus listener heard the event back from Redis.
+    echoed: dict[str, float] = field(default_factory=dict)
+    all_received: asyncio.Event = field(default_factory=asyncio.Event)
+    commit_ms: list[float] = field(default_factory=list)
+    misdelivered: int = 0
+    other_messages: int = 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+async def _create_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
+            # Another bench may create the role at the same moment.
+            with contextlib.suppress(asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+                await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await conn.execute(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
+    finally:
+        await conn.close()
+
+
+async def _drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _seed(url: str, agents: int, interactions: int) -> Seeded:
+    """One tenant, a chat queue, signed-in available agents and queued chats, in bulk.
+
+    Every agent shares one password hash: hashing hundreds of argon2 passwords would take
+    minutes and nobody signs in with a password here.
+    """
+    db = open_database(url, 1)
+    try:
+        async with db.system_session() as session:
+            tenant = await tenancy.create_tenant(
+                session, BENCH_ACTOR, TenantCreate(slug="bench-events", name="Bench Events")
+            )
+            queue = Queue(
+                tenant_id=tenant.id,
+                name=QUEUE,
+                channels=["chat"],
+                language="es",
+                offer_timeout_seconds=OFFER_TIMEOUT_S,
+            )
+            password_hash = Passwords(Settings(argon2_time_cost=1, argon2_memory_kib=64)).hash(
+                secrets.token_hex(16)
+            )
+            users = [
+                User(
+                    id=new_id(),
+                    email=f"agent-{n:04d}@bench.example.com",
+                    display_name=f"Agente {n}",
+                    password_hash=password_hash,
+                )
+                for n in range(agents)
+            ]
+            session.add(queue)
+            session.add_all(users)
+            await session.flush()
+            now = utcnow()
+            cookies = [secrets.token_urlsafe(32) for _ in users]
+            for user, cookie in zip(users, cookies, strict=True):
+                session.add(Membership(tenant_id=tenant.id, user_id=user.id, role=Role.AGENT))
+                session.add(
+                    AgentProfile(
+                        user_id=user.id,
+                        presence=Presence.AVAILABLE,
+                        languages=["es"],
+                        capacity_chat=CHAT_CAPACITY,
+                    )
+                )
+                # What identity.open_web_session writes, without a flush per agent.
+                session.add(
+                    WebSession(
+                        token_hash=hashlib.sha256(cookie.encode()).hexdigest(),
+                        user_id=user.id,
+                        csrf_token=secrets.token_urlsafe(24),
+                        expires_at=now + timedelta(hours=12),
+                        ip="127.0.0.1",
+                        user_agent="bench",
+                    )
+                )
+            customer = Customer(
+                tenant_id=tenant.id,
+                id=new_id(),
+                display_name="Cliente de prueba",
+                search_name="cliente de prueba",
+            )
+            session.add(customer)
+            await session.flush()
+            chats = [
+                Interaction(
+                    tenant_id=tenant.id,
+                    id=new_id(),
+                    customer_id=customer.id,
+                    channel=Channel.CHAT,
+                    direction=Direction.INBOUND,
+                    state=InteractionState.QUEUED,
+                    queue=QUEUE,
+                    language="es",
+                    priority=5,
+                    subject=f"Chat {n}",
+                    queued_at=now,
+                )
+                for n in range(interactions)
+            ]
+            session.add_all(chats)
+            await session.commit()
+        return Seeded(
+            tenant.id,
+            queue.id,
+            [Agent(user.id, cookie) for user, cookie in zip(users, cookies, strict=True)],
+            [chat.id for chat in chats],
+        )
+    finally:
+        await db.dispose()
+
+
+# --- the server and the agents' sockets --------------------------------------------------------
+
+
+def _start_server(url: str, redis_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CENTRALITA_DATABASE_URL": url,
+        "CENTRALITA_REDIS_URL": redis_url,
+        # This process plays the router; the server's own would offer the same work.
+        "CENTRALITA_ROUTING_ENGINE": "false",
+        "CENTRALITA_DEMO_TRAFFIC": "false",
+        "CENTRALITA_LOG_LEVEL": "warning",
+    }
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603 - this interpreter running centralita itself
+            [sys.executable, "-m", "centralita", "run", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+async def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError("the server exited while starting")
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not become healthy")
+
+
+async def _open_socket(port: int, agent: Agent, limit: asyncio.Semaphore) -> ClientConnection:
+    async with limit:
+        ws = await connect(
+            f"ws://127.0.0.1:{port}/ws/agent",
+            additional_headers={"Cookie": f"{SESSION_COOKIE}={agent.cookie}"},
+            proxy=None,
+            open_timeout=30,
+        )
+        first = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        if first.get("type") != "snapshot":
+            await ws.close()
+            raise RuntimeError(f"expected a snapshot first, got {str(first)[:200]}")
+        return ws
+
+
+async def _listen(ws: ClientConnection, agent: Agent, tally: Tally) -> None:
+    """Stamp each offer the moment it is read, before any parsing."""
+    expected = str(agent.id)
+    with contextlib.suppress(Exception):
+        async for raw in ws:
+            arrived = time.perf_counter()
+            message = json.loads(raw)
+            if message.get("type") != "interaction.offered":
+                tally.other_messages += 1
+                continue
+            data = message["data"]
+            if data.get("agent_id") != expected:
+                tally.misdelivered += 1
+                continue
+            interaction_id = data["interaction_id"]
+            if interaction_id in tally.wanted and interaction_id not in tally.received:
+                tally.received[interaction_id] = arrived
+                if len(tally.received) == len(tally.wanted):
+                    tally.all_received.set()
+
+
+# --- playing the router ------------------------------------------------------------------------
+
+
+async def _offer(db: Database, seeded: Seeded, interaction_id: uuid.UUID, agent: Agent) -> float:
+    """One routing decision written as the router writes it; returns when the commit returned."""
+    async with db.system_session() as session:
+        query = select(Interaction).where(Interaction.id == interaction_id).with_for_update()
+        interaction = (await session.execute(query)).scalar_one()
+        now = utcnow()
+        await work.hold(
+            session,
+            interaction,
+            agent.id,
+            queue_id=seeded.queue_id,
+            expires_at=now + timedelta(seconds=OFFER_TIMEOUT_S),
+            accepted=False,
+            now=now,
+        )
+        await session.commit()
+        return time.perf_counter()
+
+
+async def _drive(
+    db: Database,
+    seeded: Seeded,
+    work_ids: list[uuid.UUID],
+    agents: Iterator[Agent],
+    rate: float,
+    tally: Tally | None,
+) -> float:
+    """Offer ``work_ids`` at a steady rate, each in its own transaction, to the next agent of
+    ``agents``. Open loop: each offer begins on schedule whether or not the previous one has
+    committed (at most ``WRITERS`` in flight), so a slow commit does not thin out the traffic
+    that follows it. Returns the elapsed time."""
+    writers = asyncio.Semaphore(WRITERS)
+
+    async def offer(interaction_id: uuid.UUID, agent: Agent) -> None:
+        async with writers:
+            before = time.perf_counter()
+            committed = await _offer(db, seeded, interaction_id, agent)
+        if tally is not None:
+            tally.committed[str(interaction_id)] = committed
+            tally.commit_ms.append((committed - before) * 1000)
+
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for n, interaction_id in enumerate(work_ids):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            group.create_task(offer(interaction_id, next(agents)))
+    return time.perf_counter() - started
+
+
+async def _measure(
+    url: str, redis_url: str, agents: int, rate: float, seconds: float, log: Path
+) -> dict[str, object]:
+    warm_up = max(1, round(rate * WARM_UP_SECONDS))
+    measured = max(1, round(rate * seconds))
+    if warm_up + measured > agents * CHAT_CAPACITY:
+        raise SystemExit(
+            f"{warm_up + measured} offers exceed the chat capacity of {agents} agents "
+            f"({agents * CHAT_CAPACITY}): lower --rate or --seconds"
+        )
+    probe = Redis.from_url(redis_url, socket_connect_timeout=2)
+    try:
+        await probe.ping()
+    finally:
+        await probe.aclose()
+
+    seeding_started = time.perf_counter()
+    seeded = await _seed(url, agents, warm_up + measured)
+    seed_s = time.perf_counter() - seeding_started
+    port = _free_port()
+    server = _start_server(url, redis_url, port, log)
+    sockets: list[ClientConnection] = []
+    listeners: list[asyncio.Task[None]] = []
+    db = open_database(url, WRITERS)
+    bus = RedisBus(redis_url)
+    try:
+        await _wait_healthy(port, server)
+        connecting_started = time.perf_counter()
+        limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        opened = await asyncio.gather(
+            *(_open_socket(port, agent, limit) for agent in seeded.agents), return_exceptions=True
+        )
+        sockets = [ws for ws in opened if isinstance(ws, ClientConnection)]
+        failures = [exc for exc in opened if isinstance(exc, BaseException)]
+        if failures:
+            raise RuntimeError(f"{len(failures)} sockets failed to open") from failures[0]
+        connect_s = time.perf_counter() - connecting_started
+        tally = Tally(frozenset(str(i) for i in seeded.interactions[warm_up:]))
+        listeners = [
+            asyncio.create_task(_listen(ws, agent, tally))
+            for ws, agent in zip(sockets, seeded.agents, strict=True)
+        ]
+        await bus.start()
+        attach(db.sessionmaker, bus)
+
+        def echoed(event: Event) -> None:
+            key = event.data.get("interaction_id")
+            if event.type == "interaction.offered" and key in tally.wanted:
+                tally.echoed.setdefault(key, time.perf_counter())
+
+        bus.subscribe(echoed)
+
+        order = list(seeded.agents)
+        random.shuffle(order)
+        round_robin = itertools.cycle(order)
+        await _drive(db, seeded, seeded.interactions[:warm_up], round_robin, rate, None)
+        await asyncio.sleep(0.5)
+        cpu_before = _cpu_seconds(server.pid), time.process_time()
+        elapsed = await _drive(db, seeded, seeded.interactions[warm_up:], round_robin, rate, tally)
+        server_cpu = (_cpu_seconds(server.pid) - cpu_before[0]) / elapsed
+        bench_cpu = (time.process_time() - cpu_before[1]) / elapsed
+        await wait_for_published()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tally.all_received.wait(), LOST_AFTER_S)
+        closed_early = sum(task.done() for task in listeners)
+    finally:
+        for ws in sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+        await bus.close()
+        await db.dispose()
+        _stop_server(server)
+
+    latencies = [
+        (tally.received[key] - committed) * 1000
+        for key, committed in tally.committed.items()
+        if key in tally.received and tally.received[key] - committed <= LOST_AFTER_S
+    ]
+    echo = [
+        (tally.echoed[key] - committed) * 1000
+        for key, committed in tally.committed.items()
+        if key in tally.echoed
+    ]
+    if not latencies:
+        raise RuntimeError("no offer reached its agent")
+    return {
+        "sockets": len(sockets),
+        "assignments": len(tally.committed),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p95_ms": round(_percentile(latencies, 0.95), 2),
+        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "max_ms": round(max(latencies), 2),
+        "lost": len(tally.committed) - len(latencies),
+        "misdelivered": tally.misdelivered,
+        "closed_early": closed_early,
+        "rate_per_s": round(len(tally.committed) / elapsed, 1),
+        "bus_p50_ms": round(statistics.median(echo), 2) if echo else None,
+        "bus_p99_ms": round(_percentile(echo, 0.99), 2) if echo else None,
+        "server_cpu_percent": round(server_cpu * 100),
+        "bench_cpu_percent": round(bench_cpu * 100),
+        "commit_p50_ms": round(statistics.median(tally.commit_ms), 2),
+        "commit_p99_ms": round(_percentile(tally.commit_ms, 0.99), 2),
+        "seed_s": round(seed_s, 1),
+        "connect_s": round(connect_s, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=500, help="agents, one WebSocket each")
+    parser.add_argument("--rate", type=float, default=100.0, help="assignments a second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured duration")
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        name = f"centralita_bench_{os.getpid()}_{secrets.token_hex(3)}"
+        if args.database == "postgresql":
+            asyncio.run(_create_pg_database(name))
+            url = f"postgresql+asyncpg://{APP_ROLE}@127.0.0.1:5432/{name}"
+        else:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        try:
+            migrate.upgrade(url)
+            result = asyncio.run(
+                _measure(url, args.redis_url, args.agents, args.rate, args.seconds, log)
+            )
+        except BaseException:
+            if log.exists():
+                print(log.read_text()[-3000:], file=sys.stderr)
+            raise
+        finally:
+            if args.database == "postgresql":
+                asyncio.run(_drop_pg_database(name))
+    print(
+        json.dumps(
+            {
+                **result,
+                "database": args.database,
+                "load_avg": [round(x, 2) for x in os.getloadavg()],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
