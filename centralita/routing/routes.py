@@ -31,6 +31,7 @@ from centralita.routing.schemas import (
     PositionOut,
     PresenceIn,
     PresenceOut,
+    QueueAvailability,
     QueueCreate,
     QueueDetail,
     QueueOut,
@@ -281,6 +282,13 @@ async def queue_position(interaction_id: uuid.UUID, ctx: WorkRead) -> PositionOu
     interaction = await get_interaction(ctx.session, interaction_id)
     position, wait = await stats.position_in_queue(ctx.session, interaction)
     return PositionOut(position=position, estimated_wait_seconds=wait)
+
+
+@router.get("/queues/{queue_id}/availability", response_model=QueueAvailability)
+async def queue_availability(queue_id: uuid.UUID, ctx: WorkRead) -> QueueAvailability:
+    """Open or closed, estimated wait, and whether to offer a callback instead of waiting."""
+    view = await service.get_queue(ctx.session, queue_id)
+    return await stats.availability(ctx.session, ctx.tenant, view.queue)
 
 
 @router.get("/stats/queues", response_model=list[QueueStats])

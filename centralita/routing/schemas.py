@@ -348,6 +348,18 @@ class MyWorkOut(PresenceOut):
     work: list[HeldWorkOut]
 
 
+class QueueAvailability(BaseModel):
+    """What to tell a customer before they wait: IVR prompts and the chat widget read this."""
+
+    queue_id: uuid.UUID
+    open: bool
+    next_opening: datetime | None = Field(description="When a closed queue opens next")
+    estimated_wait_seconds: float | None
+    offer_callback: bool = Field(
+        description="Closed, or the estimated wait is above the queue's callback threshold"
+    )
+
+
 class PositionOut(BaseModel):
     position: int = Field(description="1 is next; 0 when the work no longer waits")
     estimated_wait_seconds: float | None

@@ -17,9 +17,11 @@ from centralita.db.base import utcnow
 from centralita.identity.models import Membership
 from centralita.interactions.models import Interaction, InteractionState
 from centralita.reporting.measures import Contact, queue_measures
+from centralita.routing.calendar import is_open as calendar_is_open
+from centralita.routing.calendar import next_opening, tenant_holidays
 from centralita.routing.engine import Load, Presence
 from centralita.routing.models import AgentProfile, Queue
-from centralita.routing.schemas import AgentsByState, QueueStats, WindowStats
+from centralita.routing.schemas import AgentsByState, QueueAvailability, QueueStats, WindowStats
 from centralita.routing.service import SERVING_ROLES
 from centralita.tenancy.models import Tenant
 
@@ -155,3 +157,34 @@ async def position_in_queue(
     )
     aht = average_handle_time(list(today.scalars()))
     return count + 1, estimated_wait(count, aht, await agents_by_state(session))
+
+
+async def availability(session: AsyncSession, tenant: Tenant, queue: Queue) -> QueueAvailability:
+    """What a customer about to wait in this queue is told: open or not, how long, and whether a
+    callback is offered instead (closed, or the estimated wait above the queue's threshold)."""
+    now = utcnow()
+    holidays = tenant_holidays(tenant)
+    is_open = calendar_is_open(queue, tenant.time_zone, now, holidays)
+    waiting = await session.execute(
+        select(func.count()).where(
+            Interaction.state == State.QUEUED, Interaction.queue == queue.name
+        )
+    )
+    today = await session.execute(
+        select(Interaction).where(
+            Interaction.queue == queue.name, Interaction.answered_at >= start_of_day(tenant, now)
+        )
+    )
+    wait = estimated_wait(
+        waiting.scalar_one(),
+        average_handle_time(list(today.scalars())),
+        await agents_by_state(session),
+    )
+    threshold = queue.callback_threshold_seconds
+    return QueueAvailability(
+        queue_id=queue.id,
+        open=is_open,
+        next_opening=None if is_open else next_opening(queue, tenant.time_zone, now, holidays),
+        estimated_wait_seconds=wait if is_open else None,
+        offer_callback=not is_open or (threshold is not None and wait > threshold),
+    )

@@ -194,3 +194,25 @@ async def test_queue_statistics_count_waiting_work_and_service_level(world: Worl
     assert last.json()["position"] == 2
     assert taken.json() == {"position": 0, "estimated_wait_seconds": None}
     assert forbidden.status_code == 403
+
+
+async def test_a_closed_queue_says_when_it_opens_and_offers_a_callback(world: World) -> None:
+    supervisor = await world.tenant.client(Role.SUPERVISOR)
+    path = world.tenant.url(f"/queues/{world.queue.id}")
+    open_now = await supervisor.get(f"{path}/availability")
+    # Open one minute a week (Monday 00:00 in Madrid), so closed now.
+    await supervisor.patch(path, json={"business_hours": {"mon": [["00:00", "00:01"]]}})
+    closed = await supervisor.get(f"{path}/availability")
+    await supervisor.patch(path, json={"business_hours": {}, "callback_threshold_seconds": 1})
+    for _ in range(3):
+        await world.arrive()
+
+    assert open_now.status_code == 200, open_now.text
+    assert (open_now.json()["open"], open_now.json()["offer_callback"]) == (True, False)
+    assert closed.json()["open"] is False
+    assert closed.json()["offer_callback"] is True
+    assert closed.json()["estimated_wait_seconds"] is None
+    assert closed.json()["next_opening"] is not None
+    busy = (await supervisor.get(f"{path}/availability")).json()
+    assert busy["estimated_wait_seconds"] > 1
+    assert busy["offer_callback"] is True
