@@ -70,7 +70,7 @@ class World:
     queues: list[QueueSpec]
     agents: list[AgentSpec]
     agents_by_tenant: dict[uuid.UUID, list[AgentSpec]]
-    items: dict[uuid.UUID, WorkItem] = field(default_factory=dict)
+    items: dict[uuid.UUID, WorkItem] = field(default_factory=dict)  # waiting or held
     waiting: dict[uuid.UUID, WorkItem] = field(default_factory=dict)
     # Held work: ids in a list for O(1) random picks, and each one's agent.
     active: list[uuid.UUID] = field(default_factory=list)
@@ -186,6 +186,7 @@ def measure_engine(world: World, engine: Engine, decisions: int) -> list[int]:
         if world.rng.random() < 0.5 and world.active:
             work_id = pop_random_active(world)
             del world.agent_of[work_id]
+            del world.items[work_id]
             started = time.perf_counter_ns()
             made = engine.finish(work_id)
         else:

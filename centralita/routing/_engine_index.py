@@ -1,20 +1,28 @@
 """The engine's records of queues, agents and work, and the indexes that answer "who may take
 what" without scanning: the rules E, O and A2-A6 of ``centralita.routing.engine``. Pure.
 
-A queue's waiting work is split into lanes, each a SortedList in work order (O1-O5) of the items
-that the same agents may take: same overflow step, required language, Load and, while it waits
-for a preferred agent, that agent. An agent holds a candidacy per queue whose work they may take
-at some overflow step (E1, E2), and while AVAILABLE with free capacity for a Load (E4, E5) they
-are listed in that queue's free set for the Load and the step they qualify at. So an agent who
-frees up reads the head of each lane of their queues, and arriving work reads only free agents.
+Work. A queue's waiting work is split into lanes, each a SortedList in work order (O1-O5) of the
+items that the same agents may take: same overflow step, required language, Load and, while it
+waits for a preferred agent, that agent. The queue keeps the first of its lanes' heads, which
+bounds everything it holds, and a heap by arrival for its longest wait.
+
+Agents. An agent holds a candidacy per queue whose work they may take at some overflow step (E1,
+E2), computed when either is upserted. While AVAILABLE with room for a Load (E4, E5), they are
+listed in the queue's free set for that Load, their proficiency (A2) and the step they qualify
+at; the queue counts the agents listed per Load.
+
+So an agent who frees up visits their queues by head, usually reading one queue's lanes before
+no other queue can offer better (O), and arriving work ranks only the free agents of the highest
+proficiency that can take it (A2-A6), in O(1) when none is free.
 """
 
 import bisect
 import heapq
 import itertools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sortedcontainers import SortedList
 
@@ -39,13 +47,12 @@ OrderKey = tuple[int, float, int, float, int, "WorkState"]
 # What decides who may take waiting work: overflow step, required language, Load, and the
 # preferred agent it is kept for (rule A1).
 LaneKey = tuple[int, str | None, Load, uuid.UUID | None]
-EngineTimer = Timer[list[Decision]]
+EngineTimer = Timer[Any, list[Decision]]
 _NO_LOADS: frozenset[Load] = frozenset()
 # Looking an enum member up on its class is slow on Python 3.11: the hot paths use these.
 AVAILABLE = Presence.AVAILABLE
 OFFLINE = Presence.OFFLINE
 VOICE = Load.VOICE
-_placements = itertools.count()
 
 
 @dataclass(slots=True, eq=False)
@@ -101,6 +108,7 @@ class QueueState:
     # Heap of (arrived_at, placement, work) of waiting work; entries of work that has left stay
     # until they surface or the heap is compacted.
     arrivals: list[tuple[float, int, WorkState]] = field(default_factory=list)
+    placements: Iterator[int] = field(default_factory=itertools.count)
     eligible: dict[AgentState, "Candidacy"] = field(default_factory=dict)
     # Load -> proficiency -> entry step -> the eligible agents free for that Load now.
     free: dict[Load, dict[int, list[set[AgentState]]]] = field(default_factory=dict)
@@ -302,7 +310,7 @@ def place(work: WorkState, queue: QueueState, reserved_for: AgentState | None) -
     queue.waiting += 1
     if queue.head is None or key < queue.head:
         queue.head = key
-    work.placement = next(_placements)
+    work.placement = next(queue.placements)
     heapq.heappush(queue.arrivals, (work.item.arrived_at, work.placement, work))
     if len(queue.arrivals) > 2 * queue.waiting + 64:
         queue.arrivals = [entry for entry in queue.arrivals if _is_current(entry)]
@@ -408,17 +416,20 @@ def best_work_for(agent: AgentState, free_loads: frozenset[Load]) -> WorkState |
     """Rules O1-O5: the first waiting work the agent may take (E1-E6, A1) with ``free_loads``,
     across their queues."""
     # Each queue's first work bounds all of its lanes. Visiting the queues in that order, the
-    # first one usually yields work that no later queue can beat.
-    heads = sorted(
+    # first one usually yields work that no later queue can beat: a heap of their heads only
+    # ever orders the few looked at.
+    heads = [
         (head, candidacy.entry_step, queue)
         for candidacy in agent.candidacies.values()
         if (head := (queue := candidacy.queue).head) is not None
         and not free_loads.isdisjoint(queue.loads)
-    )
+    ]
+    heapq.heapify(heads)
     best: OrderKey | None = None
     agent_id = agent.spec.id
     languages = agent.spec.languages
-    for head, entry_step, queue in heads:
+    while heads:
+        head, entry_step, queue = heapq.heappop(heads)
         if best is not None and head >= best:
             break
         for (stage, language, load, reserved_for), lane in queue.lanes.items():

@@ -6,7 +6,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 # The trailing window that "recent occupancy" looks at.
 OCCUPANCY_WINDOW_SECONDS = 1800.0
@@ -15,27 +15,35 @@ DEFAULT_HANDLE_SECONDS = 180.0
 # Weight of each new observation in a queue's handle-time average.
 HANDLE_TIME_SMOOTHING = 0.1
 
+S = TypeVar("S")
 R = TypeVar("R")
 
 
 @dataclass(slots=True, eq=False)
-class Timer(Generic[R]):
-    """A scheduled action; cancelling only marks it, the heap drops it when it comes up."""
+class Timer(Generic[S, R]):
+    """``action(subject, due, now)`` scheduled for ``due``; cancelling only marks it, the heap
+    drops it when it comes up."""
 
     due: float
-    action: Callable[[float, float], R]  # called with (due, now)
+    action: Callable[[S, float, float], R]
+    subject: S
     cancelled: bool = False
+
+    def fire(self, now: float) -> R:
+        return self.action(self.subject, self.due, now)
 
 
 class TimerHeap(Generic[R]):
     """Timers in due order. Scheduling and each due timer cost O(log n); cancelling is O(1)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer[R]]] = []
+        self._heap: list[tuple[float, int, Timer[Any, R]]] = []
         self._sequence = itertools.count()
 
-    def schedule(self, due: float, action: Callable[[float, float], R]) -> Timer[R]:
-        timer = Timer(due, action)
+    def schedule(
+        self, due: float, action: Callable[[S, float, float], R], subject: S
+    ) -> Timer[S, R]:
+        timer = Timer(due, action, subject)
         heapq.heappush(self._heap, (due, next(self._sequence), timer))
         return timer
 
@@ -43,7 +51,7 @@ class TimerHeap(Generic[R]):
         """A bound for ``pop_due``: timers scheduled after this call are not popped."""
         return next(self._sequence)
 
-    def pop_due(self, now: float, scheduled_before: int) -> Timer[R] | None:
+    def pop_due(self, now: float, scheduled_before: int) -> Timer[Any, R] | None:
         """The earliest live timer due at ``now``, removed from the heap, or None."""
         self._drop_cancelled()
         heap = self._heap
@@ -61,7 +69,7 @@ class TimerHeap(Generic[R]):
             heapq.heappop(heap)
 
 
-def cancel(timer: Timer[R] | None) -> None:
+def cancel(timer: Timer[Any, Any] | None) -> None:
     if timer is not None:
         timer.cancelled = True
 

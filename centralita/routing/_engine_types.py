@@ -51,7 +51,7 @@ DEFAULT_AFFINITY_WAIT_SECONDS = 10.0
 DEFAULT_OFFER_TIMEOUT_SECONDS = 15.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverflowStep:
     """After ``after_seconds`` of waiting, widen who may take the work."""
 
@@ -62,7 +62,7 @@ class OverflowStep:
     extra_queue_ids: tuple[uuid.UUID, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueSpec:
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -79,7 +79,7 @@ class QueueSpec:
     affinity_wait_seconds: float = DEFAULT_AFFINITY_WAIT_SECONDS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AgentSpec:
     id: uuid.UUID
     tenants: frozenset[uuid.UUID]
@@ -91,7 +91,7 @@ class AgentSpec:
     wrap_up_seconds: float = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkItem:
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -125,7 +125,7 @@ class Held(StrEnum):
     WRAP_UP = "wrap_up"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     kind: DecisionKind
     agent_id: uuid.UUID
@@ -139,7 +139,7 @@ class Decision:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueSnapshot:
     queue_id: uuid.UUID
     waiting: int
@@ -152,7 +152,7 @@ class RoutingError(Exception):
     """A command that does not fit the engine's state (unknown work, offer not yours...)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkLocation:
     """Where the engine has a piece of work: waiting in ``queue_id`` (agent_id and held None),
     or held by ``agent_id`` (``until``: the offer's expiry or the wrap-up's end)."""

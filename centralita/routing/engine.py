@@ -13,7 +13,8 @@ Eligibility (E): an agent may be offered a waiting item only when all of these h
 
 E1  The agent serves the item's tenant.
 E2  Skills. The item's overflow step is how many of its queue's overflow steps, in order of
-    ``after_seconds``, it has waited for (now - arrived_at, as of the last ``tick``). Steps are
+    ``after_seconds``, it has waited for (now - arrived_at), as of when it last looked for an
+    agent: on arrival or return, and at the ``tick`` that sees the next step reached. Steps are
     cumulative: at step k every queue skill requires min(queue minimum, ``min_level`` of steps
     1..k), and the ``extra_queue_ids`` of steps 1..k all apply. The agent qualifies with every
     queue skill at the relaxed minimum, or with every skill of one of those extra queues at that
@@ -108,11 +109,12 @@ W4  ``finish``: active or wrap-up work only (RoutingError); its handle time (acc
 W5  ``transfer``: held work past its offer (active or wrap-up), to exactly one of queue_id /
     agent_id (RoutingError). To a queue (same tenant, serving the channel): the work re-enters
     it keeping arrived_at and enqueue order, refusals forgotten except the sender's (the sender
-    is not offered it back), its handle time observed; it looks for an agent (A), then the
-    sender pulls (O). To an agent: they must be AVAILABLE, serve the tenant and have free
-    capacity for its Load (E1, E4, E5; skills, language and refusals are not checked), and its
-    queue must still exist, else RoutingError; it is offered to them on its queue's terms (F1,
-    F2; a reject or miss returns it to that queue), then the sender pulls (O).
+    is not offered it back, unless nobody else qualifies: E6), its handle time observed; it
+    looks for an agent (A), then the sender pulls (O). To an agent: they must be AVAILABLE,
+    serve the tenant and have free capacity for its Load (E1, E4, E5; skills, language and
+    refusals are not checked), and its queue must still exist, else RoutingError; it is offered
+    to them on its queue's terms (F1, F2; a reject or miss returns it to that queue), then the
+    sender pulls (O).
 W6  ``restore_held`` rebuilds work an agent holds after a restart, without decisions: an offer
     expiring at ``until`` (default: the queue's offer timeout from now), active work, or wrap-up
     ending at ``until`` (default: the agent's wrap_up_seconds from now). Capacity is taken even
@@ -136,17 +138,18 @@ Q4  ``held_by``: (work id, how held, until) per item an agent holds; ``agent_pre
     evaluated from the specs rather than the indexes; ``next_due``: when ``tick`` next has
     something to do (at worst a little early).
 
-How it is fast: see ``_engine_index``. In short, each queue keeps its waiting work sorted in work
-order, split into lanes of items the same agents may take, and the eligible agents free for
-each Load; an agent freeing up reads the heads of their queues' lanes, arriving work reads only
-the free eligible agents. Indexes are rebuilt for an agent or queue on upsert.
+How it is fast (``_engine_index``): each queue keeps its waiting work sorted once in work order,
+in lanes of items that the same agents may take, and lists its eligible agents who are free now
+by Load and proficiency. An agent freeing up visits their queues by head and reads one queue's
+lanes; arriving work ranks only free eligible agents. Indexes are rebuilt for an agent or queue
+on upsert; every other change costs O(log n), plus O(queues of the agent) when an agent's room
+for a Load opens or closes.
 """
 
 import itertools
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import partial
 
 from centralita.routing import _engine_index as index
 from centralita.routing._engine_index import (
@@ -229,6 +232,11 @@ class Engine:
         self._works: dict[uuid.UUID, WorkState] = {}
         self._timers: TimerHeap[list[Decision]] = TimerHeap()
         self._sequence = itertools.count()
+        # The timers' actions, bound once rather than for every timer.
+        self._on_offer_expiry = self._expire_offer
+        self._on_wrap_up_end = self._end_wrap_up
+        self._on_overflow_or_affinity_due = self._reroute
+        self._on_presence_wrap_up_end = self._end_presence_wrap_up
 
     # configuration
 
@@ -343,16 +351,13 @@ class Engine:
             )
             expiry = now + timeout if until is None else until
             work.until = expiry
-            work.hold_timer = self._timers.schedule(
-                expiry, partial(self._expire_offer, work, agent)
-            )
+            work.hold_timer = self._timers.schedule(expiry, self._on_offer_expiry, work)
         else:
             work.handle_started = now
             if held is Held.WRAP_UP:
                 end = now + agent.spec.wrap_up_seconds if until is None else until
                 work.until = end
-                action = partial(self._end_wrap_up, work, agent)
-                work.hold_timer = self._timers.schedule(end, action)
+                work.hold_timer = self._timers.schedule(end, self._on_wrap_up_end, work)
         self._hold(agent, work, now)
         index.refresh_free(agent)
 
@@ -392,7 +397,7 @@ class Engine:
         work.held = Held.WRAP_UP
         end = self.clock() + agent.spec.wrap_up_seconds
         work.until = end
-        work.hold_timer = self._timers.schedule(end, partial(self._end_wrap_up, work, agent))
+        work.hold_timer = self._timers.schedule(end, self._on_wrap_up_end, work)
 
     def finish(self, work_id: uuid.UUID) -> list[Decision]:
         """The work leaves its agent for good; the freed capacity pulls the next work. Rule W4."""
@@ -452,7 +457,7 @@ class Engine:
         scheduled_before = self._timers.mark()
         decisions: list[Decision] = []
         while (timer := self._timers.pop_due(now, scheduled_before)) is not None:
-            decisions += timer.action(timer.due, now)
+            decisions += timer.fire(now)
         return decisions
 
     # questions
@@ -633,10 +638,14 @@ class Engine:
         arrived_at = work.item.arrived_at
         if work.stage < len(queue.step_times):
             step_at = arrived_at + queue.step_times[work.stage]
-            work.stage_timer = self._timers.schedule(step_at, partial(self._reroute, work))
+            work.stage_timer = self._timers.schedule(
+                step_at, self._on_overflow_or_affinity_due, work
+            )
         if reserved_for is not None:
             wait_end = arrived_at + queue.spec.affinity_wait_seconds
-            work.affinity_timer = self._timers.schedule(wait_end, partial(self._reroute, work))
+            work.affinity_timer = self._timers.schedule(
+                wait_end, self._on_overflow_or_affinity_due, work
+            )
 
     def _unplace(self, work: WorkState) -> None:
         index.unplace(work, self._queues[work.item.queue_id])
@@ -684,9 +693,7 @@ class Engine:
             expiry = now + spec.offer_timeout_seconds
             work.held = _OFFERED
             work.until = expiry
-            work.hold_timer = self._timers.schedule(
-                expiry, partial(self._expire_offer, work, agent)
-            )
+            work.hold_timer = self._timers.schedule(expiry, self._on_offer_expiry, work)
         self._hold(agent, work, now)
         item = work.item
         return Decision(
@@ -753,16 +760,16 @@ class Engine:
         index.refresh_free(agent)
         if presence is Presence.WRAP_UP:
             agent.presence_timer = self._timers.schedule(
-                now + agent.spec.wrap_up_seconds, partial(self._end_presence_wrap_up, agent)
+                now + agent.spec.wrap_up_seconds, self._on_presence_wrap_up_end, agent
             )
         if presence is Presence.OFFLINE:
             return self._reroute_reserved(agent, now)
         return self._pull(agent, now)
 
-    def _expire_offer(
-        self, work: WorkState, agent: AgentState, due: float, now: float
-    ) -> list[Decision]:
+    def _expire_offer(self, work: WorkState, due: float, now: float) -> list[Decision]:
         """Rules F5, F6."""
+        agent = work.agent
+        assert agent is not None  # releasing the work cancels this timer
         decisions = [self._about(DecisionKind.OFFER_EXPIRED, work, agent, due)]
         agent.missed_offers += 1
         missed_too_many = agent.missed_offers >= MISSED_OFFERS_BEFORE_AWAY
@@ -779,10 +786,10 @@ class Engine:
             decisions += self._change_presence(agent, Presence.AWAY, MISSED_REASON, now)
         return decisions + self._return_to_queue(work, agent, now)
 
-    def _end_wrap_up(
-        self, work: WorkState, agent: AgentState, due: float, now: float
-    ) -> list[Decision]:
+    def _end_wrap_up(self, work: WorkState, due: float, now: float) -> list[Decision]:
         """Rule T2."""
+        agent = work.agent
+        assert agent is not None  # releasing the work cancels this timer
         decision = self._about(DecisionKind.WRAP_UP_EXPIRED, work, agent, due)
         del self._works[work.item.id]
         self._observe_handle_time(work, now)
