@@ -8,6 +8,8 @@ from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
 from centralita.routing import models as routing_models
+from centralita.sla import models as sla_models
+from centralita.tickets import models as tickets_models
 from centralita.tenancy import models as tenancy_models
 
 MODEL_MODULES = (
@@ -19,6 +21,8 @@ MODEL_MODULES = (
     interactions_models,
     jobs_models,
     routing_models,
+    sla_models,
+    tickets_models,
 )
 
 metadata = Base.metadata

@@ -74,6 +74,8 @@ class Interaction(TenantEntity, Base):
     __tablename__ = "interactions"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
+        # By table name: tickets build on interactions, never the other way round.
+        ForeignKeyConstraint(["tenant_id", "ticket_id"], ["tickets.tenant_id", "tickets.id"]),
         # NULLs are distinct in a unique index on both databases, so only provider ids collide.
         UniqueConstraint("tenant_id", "channel", "external_ref"),
         Index("ix_interactions_customer_created", "tenant_id", "customer_id", "created_at"),
@@ -104,6 +106,9 @@ class Interaction(TenantEntity, Base):
     disposition: Mapped[str | None] = mapped_column(String(100))
     # The provider's own id (a CallSid, a Message-ID), so a redelivered event is recognised.
     external_ref: Mapped[str | None] = mapped_column(String(200))
+    # The ticket this work is for (a new ticket, or a customer's reply to one): its SLA deadline
+    # is the work's routing urgency.
+    ticket_id: Mapped[uuid.UUID | None]
 
 
 class Message(TenantEntity, Base):

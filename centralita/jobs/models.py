@@ -16,6 +16,8 @@ class JobKind(StrEnum):
     ROUTING_WORK = "routing.work"
     ROUTING_AGENT = "routing.agent"
     ROUTING_QUEUE = "routing.queue"
+    # An SLA target (ref_id) reaches its next escalation step or its deadline.
+    SLA_ESCALATION = "sla.escalation"
 
 
 class Job(Base):

@@ -1,0 +1,1 @@
+"""SLA policies, business-time arithmetic, deadlines and escalations."""

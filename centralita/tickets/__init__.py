@@ -1,0 +1,1 @@
+"""Tickets: numbered cases with a lifecycle, categories, templates, links and major incidents."""
