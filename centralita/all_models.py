@@ -9,8 +9,8 @@ from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
 from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
-from centralita.tickets import models as tickets_models
 from centralita.tenancy import models as tenancy_models
+from centralita.tickets import models as tickets_models
 
 MODEL_MODULES = (
     tenancy_models,
