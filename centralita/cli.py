@@ -9,6 +9,9 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+# Every table must be known before the first flush: links by table name (an interaction's
+# ticket) resolve only then.
+import centralita.all_models  # noqa: F401
 from centralita import demo as demo_data
 from centralita.config import get_settings
 from centralita.db import migrate as migrations
