@@ -26,13 +26,11 @@ from centralita.config import Settings
 from centralita.db.scoping import use_tenant_scope
 from centralita.errors import DomainError
 from centralita.events.service import Actor
-from centralita.identity import service as identity
-from centralita.identity.models import User
 from centralita.interactions.models import Interaction, InteractionState
 from centralita.routing import work
 from centralita.routing.models import Assignment, Outcome
 from tests.conftest import TenantFixture
-from tests.routing.world import World, make_world
+from tests.routing.world import World, make_world, session_cookie
 
 REDIS_URL = os.environ.get("CENTRALITA_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 TAKEOVER_LIMIT_SECONDS = 10.0
@@ -203,7 +201,7 @@ async def test_when_the_router_dies_another_process_takes_over_and_events_cross_
     world: World, servers: list[Server], artifacts_dir: Path
 ) -> None:
     user = await world.agent(capacity_chat=3)
-    cookie = await _session_cookie(world, user)
+    cookie = await session_cookie(world, user)
     pair = [await _start(world, servers, artifacts_dir, redis=True) for _ in range(2)]
     deadline = time.monotonic() + TAKEOVER_LIMIT_SECONDS
     while (leader_pid := await _leader_pid(world)) is None:
@@ -232,12 +230,3 @@ async def test_when_the_router_dies_another_process_takes_over_and_events_cross_
     assert takeover < TAKEOVER_LIMIT_SECONDS
     assert await _leader_pid(world) == follower.process.pid
     assert (await world.profile(user)).load_chat == 2
-
-
-async def _session_cookie(world: World, user: User) -> str:
-    async with world.db.system_session() as session:
-        cookie = await identity.open_web_session(
-            session, world.settings, user, ip="127.0.0.1", user_agent="tests"
-        )
-        await session.commit()
-    return cookie

@@ -17,7 +17,7 @@ from centralita.identity.models import User
 from centralita.identity.permissions import Role
 from tests.conftest import TEST_ACTOR, TenantFixture
 from tests.events import eventually
-from tests.routing.world import World, make_world
+from tests.routing.world import World, make_world, session_cookie
 
 
 @pytest.fixture
@@ -36,15 +36,6 @@ async def server(app: FastAPI) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     served.should_exit = True
     await running
-
-
-async def _cookie(world: World, user: User) -> str:
-    async with world.db.system_session() as session:
-        cookie = await identity.open_web_session(
-            session, world.settings, user, ip="127.0.0.1", user_agent="tests"
-        )
-        await session.commit()
-    return cookie
 
 
 def _headers(cookie: str, origin: str | None = None) -> dict[str, str]:
@@ -78,11 +69,11 @@ async def test_an_agent_gets_a_snapshot_then_their_own_offers_only(
     colleague = await world.agent(level=2, capacity_chat=1)
     await world.start_router()
     uri = f"ws://{server}/ws/agent"
-    headers = _headers(await _cookie(world, agent), origin=f"http://{server}")
+    headers = _headers(await session_cookie(world, agent), origin=f"http://{server}")
 
     async with (
         connect(uri, additional_headers=headers) as mine,
-        connect(uri, additional_headers=_headers(await _cookie(world, colleague))) as theirs,
+        connect(uri, additional_headers=_headers(await session_cookie(world, colleague))) as theirs,
     ):
         snapshot = await _receive(mine)
         assert (snapshot["type"], snapshot["presence"], snapshot["work"]) == (
@@ -107,7 +98,7 @@ async def test_a_socket_without_a_session_or_from_another_site_is_closed(
     world: World, server: str
 ) -> None:
     agent = await world.agent()
-    cookie = await _cookie(world, agent)
+    cookie = await session_cookie(world, agent)
     uri = f"ws://{server}/ws/agent"
 
     assert await _closed_with(uri, {}) == 4401
@@ -123,7 +114,7 @@ async def test_a_supervisor_sees_queue_statistics_of_their_tenant_only(
         assert user is not None
         await identity.grant_role(session, TEST_ACTOR, world.tenant.id, user, Role.SUPERVISOR)
         await session.commit()
-    cookie = await _cookie(world, supervisor)
+    cookie = await session_cookie(world, supervisor)
     runner = await world.start_router()
     await world.arrive()
 

@@ -153,14 +153,21 @@ async def make_world(tenant: TenantFixture, settings: Settings, name: str = "sop
     return World(tenant, settings, tenant.db, queue, skill)
 
 
-async def agent_client(world: World, user: User) -> httpx.AsyncClient:
-    """An API client signed in as ``user`` with a browser session (cookie and CSRF token)."""
+async def session_cookie(world: World, user: User) -> str:
+    """A browser session of ``user``: the value of the ``centralita_session`` cookie."""
     async with world.db.system_session() as session:
         cookie = await identity.open_web_session(
             session, world.settings, user, ip="127.0.0.1", user_agent="tests"
         )
-        principal = await identity.principal_from_cookie(session, cookie)
         await session.commit()
+    return cookie
+
+
+async def agent_client(world: World, user: User) -> httpx.AsyncClient:
+    """An API client signed in as ``user`` with a browser session (cookie and CSRF token)."""
+    cookie = await session_cookie(world, user)
+    async with world.db.system_session() as session:
+        principal = await identity.principal_from_cookie(session, cookie)
     assert principal is not None
     assert principal.csrf_token is not None
     return httpx.AsyncClient(
