@@ -26,11 +26,15 @@ from centralita.events.hub import Hub
 from centralita.identity.routes import router as identity_router
 from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
+from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
+from centralita.sla.routes import router as sla_router
 from centralita.tenancy.routes import router as tenancy_router
+from centralita.tickets import escalations
+from centralita.tickets.routes import router as tickets_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
 
@@ -96,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.routing_engine:
             app.state.router = RoutingRunner(db)
             background.append(asyncio.create_task(app.state.router.run()))
+        if settings.jobs_worker:
+            worker = JobWorker(db, escalations.JOB_HANDLERS)
+            background.append(asyncio.create_task(worker.run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         try:
@@ -130,8 +137,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(interactions_router)
     app.include_router(journey_router)
     app.include_router(routing_router)
+    app.include_router(sla_router)
     app.include_router(agents_router)
     app.include_router(realtime_router)
+    app.include_router(tickets_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

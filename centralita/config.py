@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         default=True,
         description="Take part in routing: on PostgreSQL one process is elected to route.",
     )
+    jobs_worker: bool = Field(
+        default=True,
+        description="Run durable jobs (SLA escalations) in this process; any number of processes "
+        "may, each job runs once.",
+    )
     demo_traffic: bool = Field(
         default=False,
         description="Simulate customers and pool agents on the demo tenants (make run sets it).",

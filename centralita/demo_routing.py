@@ -65,7 +65,8 @@ async def seed_routing(
     queue_names: list[str],
     agents: list[User],
 ) -> None:
-    """A skill and a queue per topic (each serving every channel), and skilled agents."""
+    """A skill and a queue per topic (each serving every channel, tickets' tasks too), and
+    skilled agents."""
     await use_tenant_scope(session, tenant.id)
     skills: dict[str, uuid.UUID] = {}
     for n, name in enumerate(queue_names):
@@ -73,7 +74,7 @@ async def seed_routing(
         queue = Queue(
             tenant_id=tenant.id,
             name=name,
-            channels=[c.value for c in Channel if c is not Channel.TASK],
+            channels=[c.value for c in Channel],
             language=tenant.default_locale,
             priority=0,
             sl_target_percent=80,

@@ -94,6 +94,8 @@ def settings(database_url: str) -> Settings:
         secret_key="test-secret",
         # Routing tests drive the router step by step; a background one would race them.
         routing_engine=False,
+        # Timer tests run workers step by step with their own clocks.
+        jobs_worker=False,
     )
 
 

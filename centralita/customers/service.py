@@ -24,7 +24,7 @@ from centralita.customers.schemas import (
 from centralita.db.base import Base
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, InvalidInput, NotFound
-from centralita.events.service import Actor, record_audit
+from centralita.events.service import Actor, apply_changes, record_audit
 from centralita.tenancy.models import Tenant
 
 MAX_CHAT_ID = 128
@@ -276,10 +276,7 @@ async def update_customer(
 ) -> Customer:
     customer = await _live_customer(session, customer_id)
     sent = data.model_dump(exclude_unset=True)
-    changes = {name: value for name, value in sent.items() if getattr(customer, name) != value}
-    before = {name: getattr(customer, name) for name in changes}
-    for name, value in changes.items():
-        setattr(customer, name, value)
+    before, changes = apply_changes(customer, sent)
     if "display_name" in changes:
         customer.search_name = fold(customer.display_name)
     if changes:

@@ -27,6 +27,16 @@ class Actor:
 SYSTEM = Actor(label="system")
 
 
+def apply_changes(row: Any, sent: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set the sent values that differ from the row's; returns (before, after) of what changed,
+    ready for :func:`record_audit`."""
+    after = {name: value for name, value in sent.items() if getattr(row, name) != value}
+    before = {name: getattr(row, name) for name in after}
+    for name, value in after.items():
+        setattr(row, name, value)
+    return before, after
+
+
 def record_audit(
     session: AsyncSession,
     tenant_id: uuid.UUID,

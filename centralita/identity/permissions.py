@@ -23,6 +23,10 @@ class Permission(StrEnum):
     INTERACTIONS_WRITE = "interactions.write"
     REPORTS_READ = "reports.read"
     ROUTING_MANAGE = "routing.manage"
+    TICKETS_READ = "tickets.read"
+    TICKETS_WRITE = "tickets.write"
+    TICKETS_MANAGE = "tickets.manage"
+    SLA_MANAGE = "sla.manage"
 
 
 _AGENT = {
@@ -31,12 +35,16 @@ _AGENT = {
     Permission.CUSTOMERS_WRITE,
     Permission.INTERACTIONS_READ,
     Permission.INTERACTIONS_WRITE,
+    Permission.TICKETS_READ,
+    Permission.TICKETS_WRITE,
 }
 _SUPERVISOR = _AGENT | {
     Permission.CUSTOMERS_MERGE,
     Permission.REPORTS_READ,
     Permission.AUDIT_READ,
     Permission.ROUTING_MANAGE,
+    Permission.SLA_MANAGE,
+    Permission.TICKETS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

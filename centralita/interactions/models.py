@@ -81,6 +81,7 @@ class Interaction(TenantEntity, Base):
         Index("ix_interactions_customer_created", "tenant_id", "customer_id", "created_at"),
         Index("ix_interactions_created", "tenant_id", "created_at"),
         Index("ix_interactions_state", "tenant_id", "state"),
+        Index("ix_interactions_ticket", "tenant_id", "ticket_id"),
     )
 
     customer_id: Mapped[uuid.UUID]

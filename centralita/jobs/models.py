@@ -28,7 +28,11 @@ class Job(Base):
     """
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_kind_due", "kind", "due_at"),)
+    __table_args__ = (
+        Index("ix_jobs_kind_due", "kind", "due_at"),
+        # A target's pending timers are replaced whenever its deadline moves.
+        Index("ix_jobs_kind_ref", "kind", "ref_id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

@@ -44,6 +44,7 @@ from centralita.routing.models import (
     QueueSkill,
 )
 from centralita.routing.service import SERVING_ROLES
+from centralita.sla.service import earliest_due
 
 State = InteractionState
 ROUTER = Actor(label="routing")
@@ -111,6 +112,13 @@ def agent_spec(
     )
 
 
+@dataclass(frozen=True)
+class AgentPresence:
+    agent_id: uuid.UUID
+    presence: Presence
+    reason: str | None
+
+
 @dataclass
 class QueueDirectory:
     """Which queue an interaction's ``queue`` name, or else its channel, sends it to."""
@@ -154,10 +162,11 @@ class EngineSession:
     # Reading the database into the engine
 
     async def load_everything(self) -> list[Decision]:
+        """Fill an empty engine. Agents sign in last, so each takes the most urgent waiting work
+        rather than whatever happened to be loaded first."""
         for queue in (await self.session.execute(select(Queue))).scalars():
             await self._load_queue(queue)
-        await self._load_agents(None)
-        decisions: list[Decision] = []
+        decisions, presences = await self._load_agent_specs(None)
         held = (
             select(Assignment, Interaction)
             .join(
@@ -172,13 +181,14 @@ class EngineSession:
         waiting = select(Interaction).where(Interaction.state == State.QUEUED)
         for interaction in (await self.session.execute(waiting)).scalars():
             decisions += await self._enqueue(interaction, with_affinity=False)
-        return decisions
+        return decisions + self._apply_presences(presences)
 
     async def reconcile(self, kind: JobKind, ref_id: uuid.UUID) -> list[Decision]:
         if kind == JobKind.ROUTING_QUEUE:
             return await self._reconcile_queue(ref_id)
         if kind == JobKind.ROUTING_AGENT:
-            return await self._load_agents(ref_id)
+            decisions, presences = await self._load_agent_specs(ref_id)
+            return decisions + self._apply_presences(presences)
         return await self._reconcile_work(ref_id)
 
     async def _reconcile_queue(self, queue_id: uuid.UUID) -> list[Decision]:
@@ -197,8 +207,12 @@ class EngineSession:
         self.routing.queues.add(queue)
         return self.engine.upsert_queue(queue_spec(queue, skills))
 
-    async def _load_agents(self, user_id: uuid.UUID | None) -> list[Decision]:
-        """Every serving agent, or one; each keeps the presence the database records."""
+    async def _load_agent_specs(
+        self, user_id: uuid.UUID | None
+    ) -> tuple[list[Decision], list[AgentPresence]]:
+        """Every serving agent, or one, into the engine (an agent already signed in may take
+        work that now fits); returns those decisions and the presence each agent should have:
+        what the database records, offline for a user who serves no tenant."""
         memberships = select(Membership).where(Membership.role.in_(SERVING_ROLES))
         skills_query = select(AgentSkill)
         profiles_query = select(AgentProfile)
@@ -214,16 +228,23 @@ class EngineSession:
             skills[skill.user_id][skill.skill_id] = skill.level
         profiles = {p.user_id: p for p in (await self.session.execute(profiles_query)).scalars()}
         decisions: list[Decision] = []
+        presences: list[AgentPresence] = []
         for agent_id in set(tenants) | set(profiles):
             profile = profiles.get(agent_id)
             spec = agent_spec(agent_id, profile, frozenset(tenants[agent_id]), skills[agent_id])
             decisions += self.engine.upsert_agent(spec)
-            presence = Presence(profile.presence) if profile else Presence.OFFLINE
-            reason = profile.presence_reason if profile else None
-            if not tenants[agent_id]:
-                presence, reason = Presence.OFFLINE, None
-            if self.engine.agent_presence(agent_id) != (presence, reason):
-                decisions += self.engine.set_presence(agent_id, presence, reason)
+            if profile is None or not tenants[agent_id]:
+                presences.append(AgentPresence(agent_id, Presence.OFFLINE, None))
+            else:
+                presence = Presence(profile.presence)
+                presences.append(AgentPresence(agent_id, presence, profile.presence_reason))
+        return decisions, presences
+
+    def _apply_presences(self, presences: list[AgentPresence]) -> list[Decision]:
+        decisions: list[Decision] = []
+        for agent in presences:
+            if self.engine.agent_presence(agent.agent_id) != (agent.presence, agent.reason):
+                decisions += self.engine.set_presence(agent.agent_id, agent.presence, agent.reason)
         return decisions
 
     async def _work_item(self, interaction: Interaction, *, with_affinity: bool) -> WorkItem | None:
@@ -234,6 +255,11 @@ class EngineSession:
             Customer, (interaction.tenant_id, interaction.customer_id)
         )
         preferred = await self._last_agent(interaction) if with_affinity else None
+        # Work for a ticket is as urgent as the ticket's nearest SLA deadline.
+        deadline = None
+        if interaction.ticket_id is not None:
+            due = await earliest_due(self.session, interaction.ticket_id)
+            deadline = _seconds(due) if due is not None else None
         return WorkItem(
             id=interaction.id,
             tenant_id=interaction.tenant_id,
@@ -243,6 +269,7 @@ class EngineSession:
             priority=interaction.priority,
             value_rank=ValueTier(customer.value_tier).rank if customer else 0,
             arrived_at=_seconds(interaction.queued_at or interaction.created_at),
+            deadline=deadline,
             preferred_agent_id=preferred,
         )
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import utcnow
 from centralita.errors import Conflict, FieldError, InvalidInput, NotFound
-from centralita.events.service import Actor, record_audit
+from centralita.events.service import Actor, apply_changes, record_audit
 from centralita.identity.models import Membership, User
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Channel, Interaction, InteractionState
@@ -91,15 +91,6 @@ class AgentView:
 def _refuse_invalid(errors: list[FieldError]) -> None:
     if errors:
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
-
-
-def _apply(row: Any, sent: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Set the sent values that differ from the row's; returns (before, after) of what changed."""
-    after = {name: value for name, value in sent.items() if getattr(row, name) != value}
-    before = {name: getattr(row, name) for name in after}
-    for name, value in after.items():
-        setattr(row, name, value)
-    return before, after
 
 
 async def _flush_unique_name(session: AsyncSession, kind: str, name: str) -> None:
@@ -184,7 +175,7 @@ async def update_skill(
     session: AsyncSession, actor: Actor, skill_id: uuid.UUID, data: SkillUpdate
 ) -> Skill:
     skill = await get_skill(session, skill_id)
-    before, after = _apply(skill, data.model_dump(exclude_unset=True))
+    before, after = apply_changes(skill, data.model_dump(exclude_unset=True))
     if after:
         await _flush_unique_name(session, "skill", skill.name)
         record_audit(
@@ -398,7 +389,7 @@ async def update_queue(
     rows = await session.execute(select(QueueSkill).where(QueueSkill.queue_id == queue.id))
     current_rows = list(rows.scalars())
 
-    before, after = _apply(queue, sent)
+    before, after = apply_changes(queue, sent)
     await _flush_unique_name(session, "queue", queue.name)
     if data.skills is not None:
         wanted = {skill.skill_id: skill.min_level for skill in data.skills}
@@ -572,7 +563,7 @@ async def configure_agent(
         "wrap_up_seconds": data.wrap_up_seconds,
         **{f"capacity_{kind}": getattr(data.capacity, kind) for kind in Load},
     }
-    before, after = _apply(profile, shared)
+    before, after = apply_changes(profile, shared)
     wanted = {skill.skill_id: skill.level for skill in data.skills}
     new_row = partial(AgentSkill, tenant_id=tenant_id, user_id=user_id)
     skills_before, skills_after = await _replace_levels(

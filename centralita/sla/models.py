@@ -86,6 +86,8 @@ class SlaTarget(TenantEntity, Base):
         ),
         Index("ix_sla_targets_ticket", "tenant_id", "ticket_id", "kind"),
         Index("ix_sla_targets_status_due", "tenant_id", "status", "due_at"),
+        # Timers name a target by id alone (a job row carries no tenant).
+        Index("ix_sla_targets_id", "id"),
     )
 
     ticket_id: Mapped[uuid.UUID]

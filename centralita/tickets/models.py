@@ -176,6 +176,9 @@ class Ticket(TenantEntity, Base):
         Index("ix_tickets_requester", "tenant_id", "requester_id"),
         Index("ix_tickets_parent", "tenant_id", "parent_id"),
         Index("ix_tickets_updated", "tenant_id", "updated_at"),
+        # Search by due time and the breached filter (sla keeps both columns current).
+        Index("ix_tickets_sla_due", "tenant_id", "status", "sla_due_at", "id"),
+        Index("ix_tickets_sla_breached", "tenant_id", "sla_breached", "updated_at", "id"),
     )
 
     number: Mapped[int]
@@ -207,6 +210,10 @@ class Ticket(TenantEntity, Base):
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Lower-case, accent-free subject, description and number, for text search.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Kept by the SLA code (sla.urgency.refresh_ticket_urgency) whenever targets change: the
+    # nearest deadline still to meet (sla.service.earliest_due), and whether any target breached.
+    sla_due_at: Mapped[datetime | None]
+    sla_breached: Mapped[bool] = mapped_column(default=False)
 
 
 class TicketMessage(TenantEntity, Base):

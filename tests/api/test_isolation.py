@@ -112,6 +112,68 @@ async def _queue(tenant: TenantFixture) -> str:
     return str(response.json()["id"])
 
 
+async def _business_calendar(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url("/business-calendars"),
+        json={
+            "name": f"{MARKER}-{uuid.uuid4().hex[:8]}",
+            "weekly_hours": {"mon": [["09:00", "17:00"]]},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _sla_policy(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url("/sla-policies"),
+        json={"name": f"{MARKER}-{uuid.uuid4().hex[:8]}", "targets": {"P1": {"resolution": 60}}},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _ticket(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url("/tickets"), json={"requester_id": await _customer(tenant), "subject": MARKER}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _created(tenant: TenantFixture, path: str, body: dict[str, Any]) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(tenant.url(path), json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _team(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/teams", {"name": f"{MARKER}-{uuid.uuid4().hex[:8]}"})
+
+
+async def _category(tenant: TenantFixture) -> str:
+    return await _created(
+        tenant, "/ticket-categories", {"name": f"{MARKER}-{uuid.uuid4().hex[:8]}"}
+    )
+
+
+async def _custom_field(tenant: TenantFixture) -> str:
+    field = {"key": f"f_{uuid.uuid4().hex[:8]}", "kind": "text", "label": {"en": MARKER}}
+    return await _created(tenant, "/ticket-fields", field)
+
+
+async def _template(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/ticket-templates", {"name": f"{MARKER}-{uuid.uuid4().hex[:8]}"})
+
+
+async def _ticket_view(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/ticket-views", {"name": MARKER, "shared": True})
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
@@ -121,10 +183,20 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "interaction_id": _interaction,
     "skill_id": _skill,
     "queue_id": _queue,
+    "calendar_id": _business_calendar,
+    "policy_id": _sla_policy,
+    "ticket_id": _ticket,
+    "other_id": _ticket,
+    "team_id": _team,
+    "category_id": _category,
+    "field_id": _custom_field,
+    "template_id": _template,
+    "view_id": _ticket_view,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
 INTERACTION = f"{TENANT_PREFIX}/interactions/{{interaction_id}}"
+TICKET = f"{TENANT_PREFIX}/tickets/{{ticket_id}}"
 AGENT_PROFILE = {
     "languages": ["es"],
     "capacity": {"voice": 1, "chat": 2, "email": 3, "sms": 3, "task": 3},
@@ -152,6 +224,21 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{INTERACTION}/end"): {},
     ("POST", f"{INTERACTION}/transfer"): {"queue_id": str(uuid.uuid4())},
     ("POST", f"{INTERACTION}/wrap-up"): {"disposition": "resolved"},
+    ("PATCH", f"{TENANT_PREFIX}/business-calendars/{{calendar_id}}"): {"name": "Renamed"},
+    ("PATCH", f"{TENANT_PREFIX}/sla-policies/{{policy_id}}"): {"name": "Renamed"},
+    ("PATCH", TICKET): {"subject": "Renamed"},
+    ("POST", f"{TICKET}/messages"): {"kind": "internal", "text": "Hola"},
+    ("POST", f"{TICKET}/merge"): {"source_id": str(uuid.uuid4())},
+    ("POST", f"{TICKET}/links"): {"other_id": str(uuid.uuid4())},
+    ("POST", f"{TICKET}/children"): {"ticket_ids": [str(uuid.uuid4())]},
+    ("POST", f"{TICKET}/major-update"): {"text": "Hola"},
+    ("POST", f"{TICKET}/macros/render"): {"template_id": str(uuid.uuid4()), "index": 0},
+    ("PATCH", f"{TENANT_PREFIX}/teams/{{team_id}}"): {"name": "Renamed"},
+    ("PUT", f"{TENANT_PREFIX}/teams/{{team_id}}/members"): {"user_ids": []},
+    ("PATCH", f"{TENANT_PREFIX}/ticket-categories/{{category_id}}"): {"name": "Renamed"},
+    ("PATCH", f"{TENANT_PREFIX}/ticket-fields/{{field_id}}"): {"required": False},
+    ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
+    ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
 }
 
 

@@ -1,6 +1,8 @@
 """The router against the real database: decisions become rows, agents' commands reach the engine,
 and the database's constraints keep work with one agent and agents within capacity."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +17,8 @@ from centralita.routing import work
 from centralita.routing.engine import Held, Presence
 from centralita.routing.models import Assignment, Outcome
 from centralita.routing.runner import RoutingRunner
+from centralita.sla.models import SlaPolicy, SlaTarget, TargetKind
+from centralita.tickets.models import Priority, Ticket, TicketType
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
 
@@ -203,3 +207,47 @@ async def test_the_database_refuses_work_beyond_capacity_and_a_second_holder(
     async with world.db.tenant_session(world.tenant.id) as session:
         assert len((await session.execute(live)).scalars().all()) == 1
     assert (await world.profile(agent)).load_voice == 1
+
+
+async def test_ticket_work_is_as_urgent_as_its_sla_deadline(world: World) -> None:
+    """Older plain work (due 20 s after it arrived) waits while work for a ticket whose SLA is
+    already overdue goes first."""
+    agent = await world.agent(capacity_chat=1, presence=Presence.OFFLINE)
+    older = await world.arrive()
+    urgent = await world.arrive()
+    now = utcnow()
+    async with world.db.tenant_session(world.tenant.id) as session:
+        interaction = await get_interaction(session, urgent)
+        policy = SlaPolicy(tenant_id=world.tenant.id, name="P1 en una hora")
+        ticket = Ticket(
+            tenant_id=world.tenant.id,
+            number=1,
+            type=TicketType.INCIDENT,
+            subject="Caída del servicio",
+            requester_id=interaction.customer_id,
+            priority=Priority.P1,
+        )
+        session.add_all([policy, ticket])
+        await session.flush()
+        session.add(
+            SlaTarget(
+                tenant_id=world.tenant.id,
+                ticket_id=ticket.id,
+                policy_id=policy.id,
+                kind=TargetKind.RESOLUTION,
+                target_minutes=60,
+                started_at=now - timedelta(minutes=61),
+                due_at=now - timedelta(minutes=1),
+            )
+        )
+        interaction.ticket_id = ticket.id
+        await session.commit()
+    await world.start_router()
+
+    async with world.db.system_session() as session:
+        await work.set_presence(session, agent.id, Presence.AVAILABLE, None)
+        await session.commit()
+    await world.step()
+
+    assert (await world.interaction(urgent)).agent_user_id == agent.id
+    assert (await world.interaction(older)).state == State.QUEUED

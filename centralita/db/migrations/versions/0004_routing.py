@@ -30,6 +30,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index('ix_jobs_kind_due', ['kind', 'due_at'], unique=False)
+        batch_op.create_index('ix_jobs_kind_ref', ['kind', 'ref_id'], unique=False)
 
     op.create_table('agent_profiles',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -165,6 +166,7 @@ def downgrade() -> None:
     op.drop_table('queues')
     op.drop_table('agent_profiles')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_jobs_kind_ref')
         batch_op.drop_index('ix_jobs_kind_due')
 
     op.drop_table('jobs')

@@ -169,6 +169,8 @@ def upgrade() -> None:
     sa.Column('closed_at', centralita.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status_changed_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('sla_due_at', centralita.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sla_breached', sa.Boolean(), nullable=False),
     sa.Column('created_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['assignee_user_id'], ['users.id'], name=op.f('fk_tickets_assignee_user_id_users'), ondelete='SET NULL'),
@@ -185,6 +187,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_assignee_status', ['tenant_id', 'assignee_user_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_parent', ['tenant_id', 'parent_id'], unique=False)
         batch_op.create_index('ix_tickets_requester', ['tenant_id', 'requester_id'], unique=False)
+        batch_op.create_index('ix_tickets_sla_breached', ['tenant_id', 'sla_breached', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_tickets_sla_due', ['tenant_id', 'status', 'sla_due_at', 'id'], unique=False)
         batch_op.create_index('ix_tickets_status_priority', ['tenant_id', 'status', 'priority'], unique=False)
         batch_op.create_index('ix_tickets_team_status', ['tenant_id', 'team_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_updated', ['tenant_id', 'updated_at'], unique=False)
@@ -212,6 +216,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_sla_targets'))
     )
     with op.batch_alter_table('sla_targets', schema=None) as batch_op:
+        batch_op.create_index('ix_sla_targets_id', ['id'], unique=False)
         batch_op.create_index('ix_sla_targets_status_due', ['tenant_id', 'status', 'due_at'], unique=False)
         batch_op.create_index('ix_sla_targets_ticket', ['tenant_id', 'ticket_id', 'kind'], unique=False)
 
@@ -258,6 +263,7 @@ def upgrade() -> None:
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ticket_id', sa.Uuid(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_interactions_tenant_id_ticket_id_tickets'), 'tickets', ['tenant_id', 'ticket_id'], ['tenant_id', 'id'])
+        batch_op.create_index('ix_interactions_ticket', ['tenant_id', 'ticket_id'], unique=False)
     enable_tenant_rls(
         "ticket_settings", "teams", "team_members", "ticket_categories", "ticket_custom_fields",
         "tickets", "ticket_messages", "ticket_followers", "ticket_links", "ticket_templates",
@@ -267,6 +273,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('interactions', schema=None) as batch_op:
+        batch_op.drop_index('ix_interactions_ticket')
         batch_op.drop_constraint(batch_op.f('fk_interactions_tenant_id_ticket_id_tickets'), type_='foreignkey')
         batch_op.drop_column('ticket_id')
 
@@ -280,6 +287,7 @@ def downgrade() -> None:
     op.drop_table('ticket_links')
     op.drop_table('ticket_followers')
     with op.batch_alter_table('sla_targets', schema=None) as batch_op:
+        batch_op.drop_index('ix_sla_targets_id')
         batch_op.drop_index('ix_sla_targets_ticket')
         batch_op.drop_index('ix_sla_targets_status_due')
 
@@ -288,6 +296,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tickets_updated')
         batch_op.drop_index('ix_tickets_team_status')
         batch_op.drop_index('ix_tickets_status_priority')
+        batch_op.drop_index('ix_tickets_sla_due')
+        batch_op.drop_index('ix_tickets_sla_breached')
         batch_op.drop_index('ix_tickets_requester')
         batch_op.drop_index('ix_tickets_parent')
         batch_op.drop_index('ix_tickets_assignee_status')
