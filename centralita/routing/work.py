@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import new_id, utcnow
-from centralita.errors import Conflict, Forbidden, InvalidInput
+from centralita.errors import Conflict, InvalidInput
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.events.service import Actor
 from centralita.interactions.models import AuthorKind, Interaction, InteractionState
@@ -343,12 +343,6 @@ async def record_presence(
         ),
     )
     await session.flush()
-
-
-def require_agent(actor: Actor) -> uuid.UUID:
-    if actor.user_id is None:
-        raise Forbidden("Only a signed-in agent holds work")
-    return actor.user_id
 
 
 @dataclass(frozen=True)
