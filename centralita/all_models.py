@@ -1,12 +1,14 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from centralita.api import models as api_models
+from centralita.channels import models as channels_models
 from centralita.customers import models as customers_models
 from centralita.db.base import Base
 from centralita.events import models as events_models
 from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
+from centralita.nlu import models as nlu_models
 from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
 from centralita.tenancy import models as tenancy_models
@@ -23,6 +25,8 @@ MODEL_MODULES = (
     routing_models,
     sla_models,
     tickets_models,
+    channels_models,
+    nlu_models,
 )
 
 metadata = Base.metadata

@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.channels.routes import router as channels_router
 from centralita.config import Settings, get_settings
 from centralita.customers.routes import router as customers_router
 from centralita.db.engine import open_database
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents_router)
     app.include_router(realtime_router)
     app.include_router(tickets_router)
+    app.include_router(channels_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

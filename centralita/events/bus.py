@@ -54,6 +54,11 @@ def supervisors_topic(tenant_id: uuid.UUID) -> str:
     return f"tenant:{tenant_id}:supervisors"
 
 
+def conversation_topic(interaction_id: uuid.UUID) -> str:
+    """What the customer's side of a conversation (a chat widget) listens to."""
+    return f"conversation:{interaction_id}"
+
+
 @dataclass(frozen=True)
 class Event:
     """``{type, tenant, data, at, id}`` addressed to explicit recipient topics.

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     TICKETS_WRITE = "tickets.write"
     TICKETS_MANAGE = "tickets.manage"
     SLA_MANAGE = "sla.manage"
+    CHANNELS_MANAGE = "channels.manage"
 
 
 _AGENT = {

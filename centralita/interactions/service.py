@@ -18,10 +18,12 @@ from centralita.customers.service import IdentityRules, checked_identity, find_o
 from centralita.db.base import new_id, utcnow
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, FieldError, InvalidInput, NotFound
+from centralita.events.bus import Event, conversation_topic, emit, user_topic
 from centralita.events.service import Actor
 from centralita.interactions.models import (
     INITIAL_STATES,
     TRANSITIONS,
+    AuthorKind,
     Channel,
     Interaction,
     InteractionState,
@@ -67,6 +69,11 @@ FIRST_REACHED = {
     State.ACTIVE: "answered_at",
 }
 
+
+# Channels whose provider carries an agent's message to the customer (chat reaches the widget
+# through the conversation's events instead).
+DELIVERED_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
+OUTGOING_AUTHORS = frozenset({AuthorKind.AGENT, AuthorKind.BOT})
 
 # Fields the routing engine reads: a change to one of them makes it look at the work again.
 ROUTED_FIELDS = frozenset({"queue", "language", "priority"})
@@ -141,6 +148,34 @@ def new_message(interaction: Interaction, data: MessageIn, actor: Actor, now: da
     )
 
 
+def announce_message(session: AsyncSession, interaction: Interaction, message: Message) -> None:
+    """Live screens see the message after commit; an agent's reply on a provider channel is
+    handed to its delivery job in the same transaction."""
+    recipients = []
+    if message.author_kind != AuthorKind.NOTE:
+        recipients.append(conversation_topic(interaction.id))
+    if interaction.agent_user_id is not None:
+        recipients.append(user_topic(interaction.agent_user_id))
+    if recipients:
+        data = {
+            "interaction_id": interaction.id,
+            "channel": interaction.channel,
+            "message": {
+                "id": message.id,
+                "author_kind": message.author_kind,
+                "text": message.text,
+                "attachments": message.attachments,
+                "created_at": message.created_at,
+            },
+        }
+        emit(
+            session,
+            Event("interaction.message_added", interaction.tenant_id, data, tuple(recipients)),
+        )
+    if message.author_kind in OUTGOING_AUTHORS and interaction.channel in DELIVERED_CHANNELS:
+        schedule(session, JobKind.CHANNEL_DELIVERY, ref_id=message.id)
+
+
 async def _customer_by_id(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
     """The live customer with this id in the scoped tenant, following merges."""
     query = select(Customer).where(Customer.id == customer_id)
@@ -205,6 +240,8 @@ async def create_interaction(
     _stamp(interaction, None, data.state, now, actor)
     announce_change(session, interaction)
     messages = [new_message(interaction, data.message, actor, now)] if data.message else []
+    for message in messages:
+        announce_message(session, interaction, message)
     if data.external_ref is None:
         session.add(interaction)
         session.add_all(messages)
@@ -284,6 +321,7 @@ async def add_message(
     interaction = await get_interaction(session, interaction_id)
     message = new_message(interaction, data, actor, utcnow())
     session.add(message)
+    announce_message(session, interaction, message)
     await session.flush()
     return message
 

@@ -18,6 +18,8 @@ class JobKind(StrEnum):
     ROUTING_QUEUE = "routing.queue"
     # An SLA target (ref_id) reaches its next escalation step or its deadline.
     SLA_ESCALATION = "sla.escalation"
+    # An agent's message (ref_id) goes out through its channel's provider (email, SMS).
+    CHANNEL_DELIVERY = "channel.delivery"
 
 
 class Job(Base):

@@ -175,6 +175,10 @@ async def _ticket_view(tenant: TenantFixture) -> str:
 
 
 # How to make, in a tenant, the object each path parameter names.
+async def _channel_address(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/channel-addresses", {"channel": "chat", "display_name": MARKER})
+
+
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
@@ -192,6 +196,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "field_id": _custom_field,
     "template_id": _template,
     "view_id": _ticket_view,
+    "address_id": _channel_address,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -239,6 +244,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/ticket-fields/{{field_id}}"): {"required": False},
     ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
+    ("PATCH", f"{TENANT_PREFIX}/channel-addresses/{{address_id}}"): {"queue": "general"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Channels: email, chat, voice and SMS adapters over one small inbound/outbound protocol."""

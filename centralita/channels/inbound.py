@@ -1,0 +1,184 @@
+"""The one inbound protocol every channel adapter speaks.
+
+An adapter turns a provider's payload into an :class:`Inbound` and calls :func:`receive`, which
+recognises the customer, keeps one interaction per conversation, stores the message and makes the
+work routable, all in the caller's transaction: the adapter acknowledges the provider only after
+that commits, so nothing acknowledged is lost. A provider's retry of a message already stored is
+recognised by its ``provider_ref`` and stores nothing, also when two deliveries race.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from centralita.channels.models import ChannelReceipt
+from centralita.customers.models import Customer, IdentityKind
+from centralita.customers.service import IdentityRules, checked_identity, find_or_create
+from centralita.errors import Conflict
+from centralita.events.service import Actor
+from centralita.interactions import service as interactions
+from centralita.interactions.models import (
+    AuthorKind,
+    Channel,
+    Interaction,
+    InteractionState,
+    Message,
+)
+from centralita.interactions.schemas import InteractionCreate, MessageIn
+from centralita.tenancy.models import Tenant
+
+OPEN_STATES = frozenset(
+    {
+        InteractionState.QUEUED,
+        InteractionState.OFFERED,
+        InteractionState.ACTIVE,
+        InteractionState.WRAP_UP,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message (or event with words in it) from a customer on a channel."""
+
+    channel: Channel
+    # The provider's id for this message: the key that makes a retry harmless.
+    provider_ref: str
+    # Who wrote, as the channel knows them (an email address, a phone number, a chat visitor id).
+    sender_kind: IdentityKind
+    sender: str
+    text: str
+    # The provider's id for the whole conversation (a CallSid, a chat conversation id). Without
+    # one (SMS), the customer's open conversation on the channel continues, or a new one starts.
+    conversation_ref: str | None = None
+    sender_name: str | None = None
+    html: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    subject: str | None = None
+    language: str | None = None
+    queue: str | None = None
+    topic: str | None = None
+    priority: int = 5
+    self_service_context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Received:
+    interaction: Interaction
+    # None when the message had been received before (``duplicate``): nothing was written.
+    message: Message | None
+    customer_id: uuid.UUID
+    new_conversation: bool
+    duplicate: bool
+
+
+def channel_actor(channel: Channel) -> Actor:
+    return Actor(label=f"channel:{channel.value}")
+
+
+async def receive(
+    session: AsyncSession, tenant: Tenant, inbound: Inbound, rules: IdentityRules
+) -> Received:
+    """Store a customer's message on its conversation; a message seen before changes nothing."""
+    seen = await _receipt(session, inbound)
+    if seen is not None:
+        return await _duplicate(session, seen)
+    try:
+        async with session.begin_nested():
+            received = await _store(session, tenant, inbound, rules)
+            session.add(
+                ChannelReceipt(
+                    tenant_id=tenant.id,
+                    channel=inbound.channel.value,
+                    provider_ref=inbound.provider_ref,
+                    interaction_id=received.interaction.id,
+                    message_id=received.message.id if received.message else None,
+                )
+            )
+    except IntegrityError:
+        # A concurrent delivery of the same provider message stored it first.
+        seen = await _receipt(session, inbound)
+        if seen is None:
+            raise
+        return await _duplicate(session, seen)
+    return received
+
+
+async def _receipt(session: AsyncSession, inbound: Inbound) -> ChannelReceipt | None:
+    query = select(ChannelReceipt).where(
+        ChannelReceipt.channel == inbound.channel.value,
+        ChannelReceipt.provider_ref == inbound.provider_ref,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _duplicate(session: AsyncSession, receipt: ChannelReceipt) -> Received:
+    interaction = await interactions.get_interaction(session, receipt.interaction_id)
+    return Received(interaction, None, interaction.customer_id, False, duplicate=True)
+
+
+async def open_conversation(
+    session: AsyncSession, channel: Channel, *, ref: str | None, customer_id: uuid.UUID
+) -> Interaction | None:
+    """The conversation a new message continues: the one with the provider's conversation id, or
+    else the customer's latest open one on the channel."""
+    query = select(Interaction).where(Interaction.channel == channel)
+    if ref is not None:
+        query = query.where(Interaction.external_ref == ref)
+    else:
+        query = query.where(
+            Interaction.customer_id == customer_id,
+            Interaction.state.in_(OPEN_STATES),
+            Interaction.ticket_id.is_(None),
+        ).order_by(Interaction.created_at.desc())
+    return (await session.execute(query.limit(1))).scalars().first()
+
+
+async def _store(
+    session: AsyncSession, tenant: Tenant, inbound: Inbound, rules: IdentityRules
+) -> Received:
+    value = checked_identity(inbound.sender_kind, inbound.sender, rules, "sender")
+    customer: Customer = (
+        await find_or_create(session, tenant.id, inbound.sender_kind, value, inbound.sender_name)
+    ).customer
+    actor = channel_actor(inbound.channel)
+    message = MessageIn.model_validate(
+        {
+            "author_kind": AuthorKind.CUSTOMER,
+            "text": inbound.text,
+            "html": inbound.html,
+            "attachments": inbound.attachments,
+        }
+    )
+    current = await open_conversation(
+        session, inbound.channel, ref=inbound.conversation_ref, customer_id=customer.id
+    )
+    if current is not None:
+        if current.state not in OPEN_STATES:
+            raise Conflict("This conversation has ended", "conversation-ended")
+        added = await interactions.add_message(session, actor, current.id, message)
+        return Received(current, added, customer.id, new_conversation=False, duplicate=False)
+    thread = await interactions.create_interaction(
+        session,
+        tenant,
+        actor,
+        InteractionCreate(
+            channel=inbound.channel,
+            customer_id=customer.id,
+            queue=inbound.queue,
+            language=inbound.language,
+            priority=inbound.priority,
+            subject=inbound.subject,
+            topic=inbound.topic,
+            self_service_context=inbound.self_service_context,
+            external_ref=inbound.conversation_ref,
+            message=message,
+        ),
+        rules,
+    )
+    first = thread.messages[0]
+    return Received(thread.interaction, first, customer.id, new_conversation=True, duplicate=False)
