@@ -68,7 +68,7 @@ from centralita.tenancy.models import Tenant
 from centralita.tickets.escalations import JOB_HANDLERS
 from centralita.tickets.models import DEFAULT_PRIORITY_MATRIX, OPEN_STATUSES, TicketStatus
 from centralita.tickets.schemas import TicketFilters
-from centralita.tickets.search import search_tickets
+from centralita.tickets.search import search_tickets, words_of
 
 ADMIN_DSN = os.environ.get(
     "CENTRALITA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -311,12 +311,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "resolved_at",
         "closed_at",
         "status_changed_at",
-        "search_text",
         "sla_due_at",
         "sla_breached",
         "created_at",
         "updated_at",
     ),
+    "ticket_search_words": ("tenant_id", "word", "ticket_id"),
     "sla_targets": (
         "tenant_id",
         "id",
@@ -690,12 +690,13 @@ def _seed_tickets(
             resolved,
             closed,
             updated,
-            fold(f"{reference} {subject} {description}"),
             targets.due.get(ticket_id),
             ticket_id in targets.breached,
             created,
             updated,
         )
+        for word in words_of(f"{reference} {subject} {description}"):
+            rows.add("ticket_search_words", tenant.id, word, ticket_id)
 
 
 async def _copy(conn: asyncpg.Connection, rows: Rows) -> None:

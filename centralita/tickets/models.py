@@ -179,6 +179,8 @@ class Ticket(TenantEntity, Base):
         # Search by due time and the breached filter (sla keeps both columns current).
         Index("ix_tickets_sla_due", "tenant_id", "status", "sla_due_at", "id"),
         Index("ix_tickets_sla_breached", "tenant_id", "sla_breached", "updated_at", "id"),
+        # "Due within the hour" has no status to lead with.
+        Index("ix_tickets_tenant_sla_due", "tenant_id", "sla_due_at"),
     )
 
     number: Mapped[int]
@@ -208,8 +210,6 @@ class Ticket(TenantEntity, Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Lower-case, accent-free subject, description and number, for text search.
-    search_text: Mapped[str] = mapped_column(Text, default="")
     # Kept by the SLA code (sla.urgency.refresh_ticket_urgency) whenever targets change: the
     # nearest deadline still to meet (sla.service.earliest_due), and whether any target breached.
     sla_due_at: Mapped[datetime | None]
@@ -233,6 +233,34 @@ class TicketMessage(TenantEntity, Base):
     text: Mapped[str] = mapped_column(Text)
     # Sanitised before it is stored (interactions.service.sanitise_html).
     html: Mapped[str | None] = mapped_column(Text)
+
+
+SEARCH_WORD_LENGTH = 40
+
+
+class TicketSearchWord(TenantScoped, Base):
+    """A word of a ticket's reference, subject or description, folded (lower case, no accents).
+
+    Text search looks words up by prefix, a range on this primary key. Under PostgreSQL's
+    row-level security an index serves only leakproof operators, and ``LIKE`` and full-text
+    matching are not; text comparisons are. The C collation makes the prefix range bytewise.
+    """
+
+    __tablename__ = "ticket_search_words"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "ticket_id"], ["tickets.tenant_id", "tickets.id"], ondelete="CASCADE"
+        ),
+        Index("ix_ticket_search_words_ticket", "tenant_id", "ticket_id"),
+    )
+
+    word: Mapped[str] = mapped_column(
+        String(SEARCH_WORD_LENGTH).with_variant(
+            String(SEARCH_WORD_LENGTH, collation="C"), "postgresql"
+        ),
+        primary_key=True,
+    )
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
 class TicketFollower(TenantScoped, Base):

@@ -7,21 +7,32 @@ of its targets, ``sla_due_at`` and ``sla_breached``, which the SLA code keeps cu
 
 import base64
 import json
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, literal, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.customers.service import fold
 from centralita.db.base import UTCDateTime, utcnow
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import InvalidInput
-from centralita.tickets.models import OPEN_STATUSES, SavedView, Ticket
+from centralita.tickets.models import (
+    OPEN_STATUSES,
+    SEARCH_WORD_LENGTH,
+    SavedView,
+    Ticket,
+    TicketSearchWord,
+)
 from centralita.tickets.schemas import BUILTIN_VIEWS, TicketFilters, TicketSearch
 
 BREACHING_SOON = timedelta(hours=1)
+WORD = re.compile(r"\w+")
+# A search names a handful of words; more only slow it down.
+MAX_SEARCH_WORDS = 8
+SURROGATES = range(0xD800, 0xE000)
 BUILTIN_NAMES = {
     "mine": "My open tickets",
     "unassigned": "Unassigned",
@@ -86,6 +97,43 @@ def _assignee(filters: TicketFilters, user_id: uuid.UUID | None) -> ColumnElemen
         raise InvalidInput.on_field("query.assignee", "Give a user id, me or none") from None
 
 
+def words_of(text: str) -> list[str]:
+    """The folded words of a text, each cut to the indexed length, in order, without repeats."""
+    words = (word[:SEARCH_WORD_LENGTH] for word in WORD.findall(fold(text)))
+    return list(dict.fromkeys(words))
+
+
+async def index_words(
+    session: AsyncSession, ticket: Ticket, reference: str, *, replacing: bool = False
+) -> None:
+    """Write the words search finds the ticket by: its reference, subject and description."""
+    if replacing:
+        await session.execute(
+            delete(TicketSearchWord).where(TicketSearchWord.ticket_id == ticket.id)
+        )
+    session.add_all(
+        TicketSearchWord(tenant_id=ticket.tenant_id, word=word, ticket_id=ticket.id)
+        for word in words_of(f"{reference} {ticket.subject} {ticket.description}")
+    )
+
+
+def _after_prefix(word: str) -> str:
+    """The least string greater than every string that starts with ``word`` (code point order)."""
+    following = ord(word[-1]) + 1
+    if following in SURROGATES:
+        following = SURROGATES.stop
+    return word[:-1] + chr(following)
+
+
+def _has_word(word: str) -> ColumnElement[bool]:
+    """A ticket with a word starting with ``word``; a number must be whole (``BH-7`` is not 70)."""
+    indexed = TicketSearchWord.word
+    matches = (
+        indexed == word if word.isdigit() else and_(indexed >= word, indexed < _after_prefix(word))
+    )
+    return Ticket.id.in_(select(TicketSearchWord.ticket_id).where(matches))
+
+
 def _tag(tag: str) -> ColumnElement[bool]:
     # Tags are a JSON list, stored as its text on both databases; a tag is found as its JSON
     # string, quotes included, so "vip" never matches "vip-gold".
@@ -107,9 +155,7 @@ def conditions(filters: TicketFilters, user_id: uuid.UUID | None) -> list[Column
         found.append(Ticket.sla_breached == filters.breached)
     if filters.due_before is not None or filters.due_after is not None:
         found.extend(_due_within(filters.due_before, filters.due_after))
-    text = fold(filters.text or "")
-    if text:
-        found.append(Ticket.search_text.contains(text, autoescape=True))
+    found.extend(_has_word(word) for word in words_of(filters.text or "")[:MAX_SEARCH_WORDS])
     return [condition for condition in found if condition is not None]
 
 

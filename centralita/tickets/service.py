@@ -12,7 +12,6 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.customers.models import Customer
-from centralita.customers.service import fold
 from centralita.db.base import new_id, utcnow
 from centralita.errors import FieldError
 from centralita.events.models import AuditEntry
@@ -53,6 +52,7 @@ from centralita.tickets.models import (
     TicketType,
 )
 from centralita.tickets.schemas import TicketCreate, TicketUpdate
+from centralita.tickets.search import index_words
 from centralita.tickets.settings import priority_for, take_number
 from centralita.tickets.templates import customer_locale, find_template, pick_locale
 
@@ -75,10 +75,6 @@ CREATED_FIELDS = (
     "priority_overridden",
     "parent_id",
 )
-
-
-def search_text(reference: str, subject: str, description: str) -> str:
-    return fold(f"{reference} {subject} {description}")
 
 
 async def live_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
@@ -206,9 +202,9 @@ async def create_ticket(session: AsyncSession, desk: Desk, data: TicketCreate) -
         updated_at=now,
         **fields,
     )
-    ticket.search_text = search_text(desk.reference(ticket), subject, data.description)
     session.add(ticket)
     await session.flush()
+    await index_words(session, ticket, desk.reference(ticket))
     session.add_all(TicketFollower(ticket_id=ticket.id, user_id=user) for user in data.followers)
     if template is not None and template.checklist:
         items = "\n".join(f"- {item}" for item in template.checklist)
@@ -306,7 +302,7 @@ async def change_ticket(
     if not after:
         return after
     if after.keys() & {"subject", "description"}:
-        ticket.search_text = search_text(desk.reference(ticket), ticket.subject, ticket.description)
+        await index_words(session, ticket, desk.reference(ticket), replacing=True)
     ticket.updated_at = now
     audit(session, desk, ticket, "ticket.updated", before, after)
     if "status" in after:

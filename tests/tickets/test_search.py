@@ -100,6 +100,30 @@ async def test_filters_combine_and_never_show_another_tenant(
     assert fields_of(token_me) == ["query.assignee"]
 
 
+async def test_text_finds_words_by_their_start_whole_numbers_and_follows_an_edited_subject(
+    tenant_a: TenantFixture,
+) -> None:
+    card = await make_ticket(tenant_a, subject="Tarjeta bloqueada en el cajero")
+    for _ in range(9):
+        await make_ticket(tenant_a, subject="Otra consulta")
+    tenth = await make_ticket(tenant_a, subject="Extracto de la cuenta")
+
+    assert await _numbers(tenant_a, text="tarj") == [1]
+    assert await _numbers(tenant_a, text="CAJERO tarjeta") == [1]
+    assert await _numbers(tenant_a, text="cajero extracto") == []
+    assert await _numbers(tenant_a, text=card["reference"]) == [1]
+    assert await _numbers(tenant_a, text=tenth["reference"]) == [11]
+    assert await _numbers(tenant_a, text="'; DROP TABLE tickets; -- 🙂 \"%_") == []
+
+    http = await tenant_a.client(Role.AGENT)
+    edited = await http.patch(
+        tenant_a.url(f"/tickets/{card['id']}"), json={"subject": "Cajero sin efectivo"}
+    )
+    assert edited.status_code == 200, edited.text
+    assert await _numbers(tenant_a, text="tarjeta") == []
+    assert await _numbers(tenant_a, text="efectivo") == [1]
+
+
 async def test_sla_filters_and_sorting_by_due_time_page_with_a_cursor(
     tenant_a: TenantFixture,
 ) -> None:
