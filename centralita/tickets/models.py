@@ -179,8 +179,6 @@ class Ticket(TenantEntity, Base):
         # Search by due time and the breached filter (sla keeps both columns current).
         Index("ix_tickets_sla_due", "tenant_id", "status", "sla_due_at", "id"),
         Index("ix_tickets_sla_breached", "tenant_id", "sla_breached", "updated_at", "id"),
-        # "Due within the hour" has no status to lead with.
-        Index("ix_tickets_tenant_sla_due", "tenant_id", "sla_due_at"),
     )
 
     number: Mapped[int]

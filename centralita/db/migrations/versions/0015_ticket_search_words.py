@@ -30,7 +30,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'word', 'ticket_id', name=op.f('pk_ticket_search_words'))
     )
     op.create_index('ix_ticket_search_words_ticket', 'ticket_search_words', ['tenant_id', 'ticket_id'], unique=False)
-    op.create_index('ix_tickets_tenant_sla_due', 'tickets', ['tenant_id', 'sla_due_at'], unique=False)
     enable_tenant_rls('ticket_search_words')
     _index_existing_tickets()
     op.drop_column('tickets', 'search_text')
@@ -55,6 +54,5 @@ def _index_existing_tickets() -> None:
 
 def downgrade() -> None:
     op.add_column('tickets', sa.Column('search_text', sa.Text(), nullable=False, server_default=''))
-    op.drop_index('ix_tickets_tenant_sla_due', table_name='tickets')
     op.drop_index('ix_ticket_search_words_ticket', table_name='ticket_search_words')
     op.drop_table('ticket_search_words')
