@@ -261,8 +261,9 @@ async def _thread(
     if ticket is None:
         await _open_ticket(session, desk, address, record, parsed, text)
         return
+    allowed = await participants(session, ticket)
     record.ticket_id = ticket.id
-    if record.counterpart not in await participants(session, ticket):
+    if record.counterpart not in allowed:
         # Reply-To is never consulted: only the author (From) may speak for the customer.
         _set(record, EmailStatus.HELD, "the sender is not a participant of the ticket")
         _announce_held(session, desk, ticket, record)
