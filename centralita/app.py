@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.channels.email.imap import ImapPoller
 from centralita.channels.email.jobs import email_handlers, email_sender
 from centralita.channels.email.outbound import Relay
 from centralita.channels.email.routes import router as email_router
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.append(asyncio.create_task(worker.run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
+        if settings.imap_host is not None and settings.imap_address is not None:
+            background.append(asyncio.create_task(ImapPoller(db, settings).run()))
         smtp = None
         if settings.smtp_listen_port is not None:
             smtp = await start_listener(db, settings)

@@ -28,7 +28,7 @@ from centralita.channels.service import owner_of
 from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity, IdentityKind
 from centralita.customers.service import IdentityRules, checked_identity, find_or_create
-from centralita.db.base import utcnow
+from centralita.db.base import new_id, utcnow
 from centralita.db.engine import Database
 from centralita.errors import InvalidInput
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
@@ -143,9 +143,6 @@ async def store(
         await session.flush()
         return Outcome(tenant.id, record.id, record.status, None)
     record = _record(tenant.id, address, raw, parsed)
-    session.add(record)
-    await session.flush()
-    _attach(session, record, parsed, settings)
     if parsed.message_id.endswith("@" + settings.email_domain):
         _set(record, EmailStatus.IGNORED, "our own mail came back")
     elif parsed.report is not None:
@@ -156,6 +153,11 @@ async def store(
         rules = IdentityRules.for_tenant(tenant, settings.secret_key)
         desk = await open_desk(session, tenant, channel_actor(Channel.EMAIL), rules)
         await _thread(session, desk, address, record, parsed)
+    # Added last, complete: one INSERT, and a concurrent delivery of the same Message-ID fails
+    # here on the unique key, undoing everything it did.
+    session.add(record)
+    await session.flush()
+    _attach(session, record, parsed, settings)
     await session.flush()
     return Outcome(tenant.id, record.id, record.status, record.ticket_id)
 
@@ -165,6 +167,7 @@ def _record(
 ) -> EmailRecord:
     record = EmailRecord(
         tenant_id=tenant_id,
+        id=new_id(),
         direction=Direction.IN,
         status=EmailStatus.RECEIVED,
         mailbox=address.address,

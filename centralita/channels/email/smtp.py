@@ -7,26 +7,51 @@ storing answers 451, so the sender tries again later, and the retry is recognise
 
 import asyncio
 import logging
+import time
 from functools import partial
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from centralita.channels.email.intake import deliver, recipient_tenants
+from centralita.channels.models import ChannelAddress
 from centralita.config import Settings
 from centralita.db.engine import Database
 
 logger = logging.getLogger(__name__)
 
 
+# Who owns an address is asked at RCPT and again at DATA for every message: kept this long.
+OWNER_TTL_SECONDS = 10.0
+MAX_CACHED = 10_000
+
+
 class Handler:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self._owners: dict[str, tuple[float, ChannelAddress | None]] = {}
+
+    async def owners(self, recipients: list[str]) -> list[ChannelAddress]:
+        """The owned addresses among ``recipients``; an address added or removed counts within
+        ``OWNER_TTL_SECONDS``."""
+        now = time.monotonic()
+        found = []
+        for recipient in recipients:
+            key = recipient.strip().lower()
+            cached = self._owners.get(key)
+            if cached is None or now - cached[0] > OWNER_TTL_SECONDS:
+                row = (await recipient_tenants(self.db, [key])).get(key)
+                if len(self._owners) > MAX_CACHED:
+                    self._owners.clear()
+                cached = self._owners[key] = (now, row)
+            if cached[1] is not None:
+                found.append(cached[1])
+        return found
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if not await recipient_tenants(self.db, [address]):
+        if not await self.owners([address]):
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -36,8 +61,8 @@ class Handler:
     ) -> str:
         raw = envelope.original_content or b""
         try:
-            owners = await recipient_tenants(self.db, list(envelope.rcpt_tos))
-            outcomes = await deliver(self.db, raw, list(owners.values()), self.settings)
+            owners = await self.owners(list(envelope.rcpt_tos))
+            outcomes = await deliver(self.db, raw, owners, self.settings)
         except Exception:
             logger.exception("email: storing a message from %s failed", envelope.mail_from)
             return "451 4.3.0 Could not store the message; try again later"
