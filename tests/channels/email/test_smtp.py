@@ -2,14 +2,18 @@
 
 import asyncio
 import smtplib
+import socket
 from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import func, select
 
+from centralita.app import create_app
 from centralita.channels.email.models import EmailAttachment, EmailRecord, EmailStatus
+from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity
 from centralita.interactions.models import Interaction
+from centralita.nlu.service import set_intent_route
 from centralita.tickets.models import Ticket
 from tests.channels.email.conftest import Listener, add_mailbox, corpus, unique_address
 from tests.conftest import TenantFixture
@@ -175,3 +179,42 @@ async def test_thousands_of_parts_are_read_up_to_the_limit_raw_kept_and_mail_kee
         ).scalar_one()
     assert 0 < stored < 2000
     assert raw == corpus("two_thousand_parts.eml")
+
+
+async def test_the_application_starts_the_listener_on_the_configured_port(
+    settings: Settings, tenant_a: TenantFixture
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box_a = unique_address()
+    await add_mailbox(tenant_a, box_a)
+    application = create_app(settings.model_copy(update={"smtp_listen_port": port}))
+
+    async with application.router.lifespan_context(application):
+        await Listener(port).send(_mail("Desde run", "Hola", message_id="run@example.com"), [box_a])
+
+    [ticket] = await _tickets(tenant_a)
+    assert ticket.subject == "Desde run"
+
+
+async def test_the_tenants_intents_steer_a_new_email_to_their_queue(
+    listener: Listener, tenant_a: TenantFixture
+) -> None:
+    box_a = unique_address()
+    await add_mailbox(tenant_a, box_a)
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        await set_intent_route(
+            session, tenant_a.id, "card_limit", queue="tarjetas", keywords=["límite", "tarjeta"]
+        )
+        await session.commit()
+
+    await listener.send(
+        _mail("Límite de la tarjeta", "Quiero subir el límite de mi tarjeta", message_id="l@e.com"),
+        [box_a],
+    )
+
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        work = (await session.execute(select(Interaction))).scalar_one()
+    assert work.queue == "tarjetas"
+    assert work.topic == "card_limit"
