@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from centralita.channels.email.models import EmailAttachment, EmailRecord, EmailStatus
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
@@ -70,7 +71,11 @@ async def attachments_of(session: AsyncSession, email_id: uuid.UUID) -> list[Ema
 
 
 async def get_attachment(session: AsyncSession, attachment_id: uuid.UUID) -> EmailAttachment:
-    query = select(EmailAttachment).where(EmailAttachment.id == attachment_id)
+    query = (
+        select(EmailAttachment)
+        .where(EmailAttachment.id == attachment_id)
+        .options(undefer(EmailAttachment.content))
+    )
     found = (await session.execute(query)).scalar_one_or_none()
     if found is None:
         raise NotFound("Attachment not found")
