@@ -266,6 +266,10 @@ async def _thread(
         return
     allowed = await participants(session, ticket)
     record.ticket_id = ticket.id
+    if parsed.automatic is not None:
+        # An out-of-office answer to our reply must not reopen the ticket or queue work again.
+        _set(record, EmailStatus.RECEIVED, f"automatic ({parsed.automatic}): not added")
+        return
     if record.counterpart not in allowed:
         # Reply-To is never consulted: only the author (From) may speak for the customer.
         _set(record, EmailStatus.HELD, "the sender is not a participant of the ticket")

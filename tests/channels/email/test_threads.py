@@ -195,3 +195,22 @@ async def test_a_dismissed_email_stays_out_of_the_ticket(
 
     assert dismissed.json()["status"] == "dismissed"
     assert await _thread(tenant_a, opening.ticket_id) == []
+
+
+async def test_an_auto_reply_on_a_ticket_is_kept_but_does_not_reopen_or_add_to_it(
+    listener: Listener, tenant_a: TenantFixture
+) -> None:
+    box = unique_address()
+    await add_mailbox(tenant_a, box)
+    opening = await _opened(listener, tenant_a, box, "open-5@cliente.example")
+    out_of_office = corpus("auto_reply.eml").replace(
+        b"Auto-Submitted: auto-replied",
+        b"Auto-Submitted: auto-replied\r\nIn-Reply-To: <open-5@cliente.example>",
+    )
+
+    await listener.send(out_of_office, [box])
+
+    record = await _record(tenant_a, "ooo-0001@cliente.example")
+    assert record.ticket_id == opening.ticket_id
+    assert record.automatic
+    assert await _thread(tenant_a, opening.ticket_id) == []
