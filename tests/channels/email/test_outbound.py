@@ -1,5 +1,6 @@
 """Agents' replies and automatic mail go out once, threaded, from the tenant's address."""
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -12,6 +13,7 @@ from centralita.channels.email.models import Direction, EmailRecord, EmailStatus
 from centralita.channels.email.service import send_ticket_confirmation
 from centralita.config import Settings
 from centralita.db.base import utcnow
+from centralita.db.engine import Database
 from centralita.interactions.models import Interaction
 from centralita.jobs.models import Job, JobKind
 from centralita.jobs.service import schedule
@@ -24,13 +26,13 @@ CUSTOMER = "laura.perez@cliente.example"
 
 
 @pytest.fixture
-def worker_for(settings: Settings, sink: Sink, db: object) -> Callable[..., JobWorker]:
+def worker_for(settings: Settings, sink: Sink, db: Database) -> Callable[..., JobWorker]:
     relayed = settings.model_copy(
         update={"smtp_relay_host": "127.0.0.1", "smtp_relay_port": sink.port}
     )
 
     def make(clock: Callable[[], datetime] = utcnow) -> JobWorker:
-        return JobWorker(db, job_handlers(relayed), clock=clock)  # type: ignore[arg-type]
+        return JobWorker(db, job_handlers(relayed), clock=clock)
 
     return make
 
@@ -121,8 +123,7 @@ async def test_a_retried_job_after_a_committed_send_sends_nothing_again(
     await worker_for().step()
     # As if a second worker, or a replay, ran the same delivery again.
     async with tenant_a.db.system_session() as session:
-        job = schedule(session, JobKind.EMAIL_TICKET_REPLY)
-        job.ref_id = __import__("uuid").UUID(message_id)
+        schedule(session, JobKind.EMAIL_TICKET_REPLY, ref_id=uuid.UUID(message_id))
         await session.commit()
 
     await worker_for().step()

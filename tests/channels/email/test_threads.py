@@ -2,9 +2,11 @@
 
 from email.message import EmailMessage
 
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from centralita.channels.email.models import EmailRecord, EmailStatus
+from centralita.events.bus import Event, wait_for_published
 from centralita.tickets.models import MessageKind, Ticket, TicketMessage
 from centralita.tickets.settings import reference, ticket_settings
 from tests.channels.email.conftest import Listener, add_mailbox, corpus, unique_address
@@ -131,8 +133,10 @@ async def test_a_thread_never_crosses_tenants(
 
 
 async def test_a_non_participant_is_held_reply_to_changes_nothing_and_an_agent_releases_it(
-    listener: Listener, tenant_a: TenantFixture
+    listener: Listener, tenant_a: TenantFixture, app: FastAPI
 ) -> None:
+    heard: list[Event] = []
+    app.state.bus.subscribe(heard.append)
     box = unique_address()
     await add_mailbox(tenant_a, box)
     opening = await _opened(listener, tenant_a, box, "open-3@cliente.example")
@@ -152,6 +156,10 @@ async def test_a_non_participant_is_held_reply_to_changes_nothing_and_an_agent_r
     )
 
     held = await _record(tenant_a, "stranger@otro.example")
+    await wait_for_published()
+    app.state.bus.unsubscribe(heard.append)
+    [announced] = [event for event in heard if event.type == "email.held"]
+    assert announced.data["email_id"] == str(held.id)
     assert held.status == EmailStatus.HELD
     assert held.ticket_id == opening.ticket_id
     assert await _thread(tenant_a, opening.ticket_id) == []
