@@ -82,6 +82,8 @@ async def start_listener(
         data_size_limit=settings.email_max_bytes,
         # The raw bytes are what is stored: no decoding into str on the way in.
         decode_data=False,
+        # Internationalised addresses and headers (RFC 6531) arrive as sent.
+        enable_SMTPUTF8=True,
         hostname=settings.email_domain,
         ident="centralita",
     )

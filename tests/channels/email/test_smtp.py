@@ -218,3 +218,27 @@ async def test_the_tenants_intents_steer_a_new_email_to_their_queue(
         work = (await session.execute(select(Interaction))).scalar_one()
     assert work.queue == "tarjetas"
     assert work.topic == "card_limit"
+
+
+async def test_an_internationalised_sender_is_received_over_smtputf8(
+    listener: Listener, tenant_a: TenantFixture
+) -> None:
+    box_a = unique_address()
+    await add_mailbox(tenant_a, box_a)
+    mail = _mail("Señal débil", "No tengo cobertura en casa.", message_id="utf8@ejemplo.es")
+    del mail["From"]
+    mail["From"] = "José Núñez <josé@ejemplo.es>"
+    data = mail.as_bytes(policy=mail.policy.clone(utf8=True))
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as client:
+            client.sendmail("josé@ejemplo.es", [box_a], data, mail_options=["SMTPUTF8"])
+
+    await asyncio.to_thread(send)
+
+    [record] = await _records(tenant_a)
+    assert record.counterpart == "josé@ejemplo.es"
+    assert record.counterpart_name == "José Núñez"
+    assert record.status == EmailStatus.RECEIVED
+    [ticket] = await _tickets(tenant_a)
+    assert ticket.subject == "Señal débil"
