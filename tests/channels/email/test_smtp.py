@@ -3,6 +3,7 @@
 import asyncio
 import smtplib
 import socket
+from email import policy
 from email.message import EmailMessage
 
 import pytest
@@ -228,7 +229,7 @@ async def test_an_internationalised_sender_is_received_over_smtputf8(
     mail = _mail("Señal débil", "No tengo cobertura en casa.", message_id="utf8@ejemplo.es")
     del mail["From"]
     mail["From"] = "José Núñez <josé@ejemplo.es>"
-    data = mail.as_bytes(policy=mail.policy.clone(utf8=True))
+    data = mail.as_bytes(policy=policy.SMTPUTF8)
 
     def send() -> None:
         with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as client:
