@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Headless Chromium for the browser tests comes from Debian, never from a download of its own.
+# Headless Chromium for the browser tests and Dovecot for the IMAP tests come from Debian, never
+# from a download of their own.
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install Debian's chromium package for the browser tests (sudo apt-get install chromium)."; fi; }
+	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	  else echo "Install Debian's dovecot-imapd for the IMAP polling tests (sudo apt-get install dovecot-imapd)."; fi; }
 
 run: install
 	$(BIN)/centralita migrate

@@ -2,6 +2,7 @@
 
 from centralita.api import models as api_models
 from centralita.channels import models as channels_models
+from centralita.channels.email import models as email_models
 from centralita.customers import models as customers_models
 from centralita.db.base import Base
 from centralita.events import models as events_models
@@ -27,6 +28,7 @@ MODEL_MODULES = (
     tickets_models,
     channels_models,
     nlu_models,
+    email_models,
 )
 
 metadata = Base.metadata

@@ -17,6 +17,12 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.channels.email.imap import ImapPoller
+from centralita.channels.email.jobs import email_handlers, email_sender
+from centralita.channels.email.outbound import Relay
+from centralita.channels.email.routes import router as email_router
+from centralita.channels.email.smtp import start_listener
+from centralita.channels.outbound import Sender, delivery_handlers
 from centralita.channels.routes import router as channels_router
 from centralita.config import Settings, get_settings
 from centralita.customers.routes import router as customers_router
@@ -26,8 +32,9 @@ from centralita.events.bus import attach, open_bus, wait_for_published
 from centralita.events.hub import Hub
 from centralita.identity.routes import router as identity_router
 from centralita.identity.service import Passwords
+from centralita.interactions.models import Channel
 from centralita.interactions.routes import router as interactions_router
-from centralita.jobs.worker import JobWorker
+from centralita.jobs.worker import JobHandler, JobWorker
 from centralita.journey.routes import router as journey_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
@@ -87,6 +94,19 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def job_handlers(settings: Settings) -> dict[str, JobHandler]:
+    """Every durable job this process can run, with the channel senders the settings configure."""
+    handlers: dict[str, JobHandler] = dict(escalations.JOB_HANDLERS)
+    senders: dict[Channel, Sender] = {}
+    relay = Relay.from_settings(settings)
+    if relay is not None:
+        senders[Channel.EMAIL] = email_sender(relay)
+        handlers.update(email_handlers(relay))
+    if senders:
+        handlers.update(delivery_handlers(senders))
+    return handlers
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -102,13 +122,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.router = RoutingRunner(db)
             background.append(asyncio.create_task(app.state.router.run()))
         if settings.jobs_worker:
-            worker = JobWorker(db, escalations.JOB_HANDLERS)
+            worker = JobWorker(db, job_handlers(settings))
             background.append(asyncio.create_task(worker.run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
+        if settings.imap_host is not None and settings.imap_address is not None:
+            background.append(asyncio.create_task(ImapPoller(db, settings).run()))
+        smtp = None
+        if settings.smtp_listen_port is not None:
+            smtp = await start_listener(db, settings)
         try:
             yield
         finally:
+            if smtp is not None:
+                smtp.close()
+                await smtp.wait_closed()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -143,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_router)
     app.include_router(tickets_router)
     app.include_router(channels_router)
+    app.include_router(email_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -49,6 +49,45 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=64)
     default_locale: str = Field(default="es", pattern="^(es|en)$")
     log_level: str = Field(default="info")
+    smtp_listen_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Receive email on this port with the built-in SMTP listener (off when unset).",
+    )
+    smtp_listen_host: str = Field(default="127.0.0.1")
+    email_max_bytes: int = Field(
+        default=25_000_000, ge=1024, description="Larger messages are refused at SMTP (552)."
+    )
+    email_attachment_max_bytes: int = Field(
+        default=10_000_000, ge=0, description="Larger attachments are listed but not stored."
+    )
+    smtp_relay_host: str | None = Field(
+        default=None, description="Send email through this SMTP server (no email goes out unset)."
+    )
+    smtp_relay_port: int = Field(default=587, ge=1, le=65535)
+    smtp_relay_username: str | None = None
+    smtp_relay_password: str | None = None
+    smtp_relay_starttls: bool = Field(default=False)
+    email_domain: str = Field(
+        default="centralita.localhost",
+        description="The domain of the Message-IDs the platform writes (so it knows its own mail).",
+    )
+    email_auto_replies_per_hour: int = Field(
+        default=3, ge=0, description="At most this many automatic emails to one address per hour."
+    )
+    imap_host: str | None = Field(
+        default=None, description="Poll this IMAP mailbox for email too (off when unset)."
+    )
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_ssl: bool = Field(default=True)
+    imap_username: str | None = None
+    imap_password: str | None = None
+    imap_folder: str = Field(default="INBOX")
+    imap_address: str | None = Field(
+        default=None, description="The channel address the polled mailbox receives for."
+    )
+    imap_poll_seconds: float = Field(default=60.0, gt=0)
 
 
 @lru_cache

@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -77,3 +78,6 @@ class CustomerIdentity(TenantEntity, Base):
     customer_id: Mapped[uuid.UUID]
     kind: Mapped[IdentityKind] = mapped_column(String(10))
     value: Mapped[str] = mapped_column(String(320))
+    # Set when mail to this address bounced for good (a hard bounce): nothing more is sent to it.
+    undeliverable_at: Mapped[datetime | None]
+    undeliverable_reason: Mapped[str | None] = mapped_column(String(300))

@@ -140,6 +140,10 @@ class IdentityOut(Read):
     kind: IdentityKind
     value: str
     created_at: datetime
+    undeliverable_at: datetime | None = Field(
+        default=None, description="When mail to this address bounced for good (email only)"
+    )
+    undeliverable_reason: str | None = None
 
     @model_validator(mode="after")
     def _hide_pin(self) -> Self:

@@ -20,6 +20,12 @@ class JobKind(StrEnum):
     SLA_ESCALATION = "sla.escalation"
     # An agent's message (ref_id) goes out through its channel's provider (email, SMS).
     CHANNEL_DELIVERY = "channel.delivery"
+    # A ticket's public reply (ref_id: the ticket message) goes out by email to its requester.
+    EMAIL_TICKET_REPLY = "email.ticket_reply"
+    # The automatic acknowledgement of a new email ticket (ref_id: the email that opened it).
+    EMAIL_ACKNOWLEDGEMENT = "email.acknowledgement"
+    # The confirmation of a ticket opened on the web portal (ref_id: the ticket).
+    EMAIL_CONFIRMATION = "email.confirmation"
 
 
 class Job(Base):

@@ -12,6 +12,8 @@ from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.interactions.models import Channel, Interaction, InteractionState
 from centralita.interactions.schemas import InteractionCreate
 from centralita.interactions.service import create_interaction
+from centralita.jobs.models import JobKind
+from centralita.jobs.service import schedule
 from centralita.sla.service import SlaEvent, SlaSubject, track_ticket
 from centralita.tickets.desk import Desk
 from centralita.tickets.models import Priority, Ticket
@@ -119,6 +121,9 @@ def announce_public_update(
     session: AsyncSession, desk: Desk, ticket: Ticket, message_id: uuid.UUID
 ) -> None:
     """The requester has something new to read; the channels deliver it to them."""
+    if ticket.channel == Channel.EMAIL:
+        # In this transaction, so a reply the agent saw saved is one the customer will get.
+        schedule(session, JobKind.EMAIL_TICKET_REPLY, ref_id=message_id)
     announce(
         session,
         desk,

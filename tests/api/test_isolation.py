@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from centralita.app import create_app
+from centralita.channels.email.models import Direction, EmailAttachment, EmailRecord, EmailStatus
 from centralita.config import Settings
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
@@ -179,6 +181,43 @@ async def _channel_address(tenant: TenantFixture) -> str:
     return await _created(tenant, "/channel-addresses", {"channel": "chat", "display_name": MARKER})
 
 
+async def _held_email(tenant: TenantFixture) -> str:
+    ticket_id = uuid.UUID(await _ticket(tenant))
+    async with tenant.db.tenant_session(tenant.id) as session:
+        record = EmailRecord(
+            tenant_id=tenant.id,
+            direction=Direction.IN,
+            message_id=f"{uuid.uuid4()}@example.com",
+            status=EmailStatus.HELD,
+            counterpart="stranger@example.com",
+            mailbox="ayuda@example.com",
+            subject=MARKER,
+            ticket_id=ticket_id,
+            visible_text=MARKER,
+            raw=MARKER.encode(),
+        )
+        session.add(record)
+        await session.flush()
+        attachment = EmailAttachment(
+            tenant_id=tenant.id,
+            email_id=record.id,
+            filename=f"{MARKER}.txt",
+            content_type="text/plain",
+            size=len(MARKER),
+            content=MARKER.encode(),
+        )
+        session.add(attachment)
+        await session.commit()
+        return str(record.id)
+
+
+async def _email_attachment(tenant: TenantFixture) -> str:
+    email_id = uuid.UUID(await _held_email(tenant))
+    async with tenant.db.tenant_session(tenant.id) as session:
+        query = select(EmailAttachment.id).where(EmailAttachment.email_id == email_id)
+        return str((await session.execute(query)).scalar_one())
+
+
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
@@ -197,6 +236,8 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "template_id": _template,
     "view_id": _ticket_view,
     "address_id": _channel_address,
+    "email_id": _held_email,
+    "attachment_id": _email_attachment,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -245,6 +286,8 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/channel-addresses/{{address_id}}"): {"queue": "general"},
+    ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/release"): {},
+    ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/dismiss"): {},
 }
 
 

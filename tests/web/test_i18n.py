@@ -10,8 +10,14 @@ from babel.messages.pofile import read_po
 from centralita.web import i18n
 
 WEB_DIR = Path(i18n.__file__).parent
-METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
-OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+# Messages live in the web shell and in the channels' customer-facing text (emails, widgets).
+PACKAGE_DIR = WEB_DIR.parent
+METHOD_MAP = [
+    ("web/**.py", "python"),
+    ("channels/**.py", "python"),
+    ("web/templates/**.html", "jinja2"),
+]
+OPTIONS = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 
 def _source_messages() -> set[str]:
@@ -19,7 +25,7 @@ def _source_messages() -> set[str]:
     return {
         message if isinstance(message, str) else message[0]
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(WEB_DIR), METHOD_MAP, OPTIONS, keywords
+            str(PACKAGE_DIR), METHOD_MAP, OPTIONS, keywords
         )
     }
 

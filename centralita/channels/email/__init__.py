@@ -1,0 +1,1 @@
+"""The email channel: SMTP and IMAP in, tickets and threads, loops and bounces, SMTP out."""

@@ -1,0 +1,95 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from centralita.api.deps import AppSettings, Paging, TenantContext, require
+from centralita.channels.email import service
+from centralita.channels.email.models import EmailRecord, EmailStatus
+from centralita.channels.email.schemas import AttachmentOut, EmailDetail, EmailOut
+from centralita.customers.service import IdentityRules
+from centralita.identity.permissions import Permission
+from centralita.schemas import Page
+from centralita.tickets.desk import open_desk
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}/email", tags=["email"])
+
+TicketsRead = Annotated[TenantContext, Depends(require(Permission.TICKETS_READ))]
+TicketsWrite = Annotated[TenantContext, Depends(require(Permission.TICKETS_WRITE))]
+TicketsManage = Annotated[TenantContext, Depends(require(Permission.TICKETS_MANAGE))]
+
+# Served as themselves only when a browser cannot run them; anything else is a download.
+SAFE_INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "application/pdf"})
+
+
+async def _detail(ctx: TenantContext, record: EmailRecord) -> EmailDetail:
+    attachments = await service.attachments_of(ctx.session, record.id)
+    out = EmailOut.model_validate(record).model_dump()
+    return EmailDetail(
+        **out,
+        visible_text=record.visible_text,
+        full_text=record.full_text,
+        html=record.html,
+        attachments=[AttachmentOut.model_validate(a) for a in attachments],
+    )
+
+
+@router.get("/messages", response_model=Page[EmailOut])
+async def list_emails(
+    ctx: TicketsRead,
+    paging: Paging,
+    status: Annotated[EmailStatus | None, Query()] = None,
+    ticket_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Page[EmailOut]:
+    """Stored email, newest first; ``status=held`` lists what waits for an agent's decision."""
+    found = await service.list_emails(
+        ctx.session,
+        status=status,
+        ticket_id=ticket_id,
+        cursor=paging.cursor,
+        limit=paging.limit,
+    )
+    return Page(
+        items=[EmailOut.model_validate(r) for r in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get("/messages/{email_id}", response_model=EmailDetail)
+async def get_email(email_id: uuid.UUID, ctx: TicketsRead) -> EmailDetail:
+    return await _detail(ctx, await service.get_email(ctx.session, email_id))
+
+
+@router.get("/messages/{email_id}/raw", response_class=Response)
+async def raw_email(email_id: uuid.UUID, ctx: TicketsManage) -> Response:
+    """The message exactly as it arrived or left, for an operator."""
+    raw = await service.raw_email(ctx.session, email_id)
+    disposition = f'attachment; filename="{email_id}.eml"'
+    return Response(raw, media_type="message/rfc822", headers={"Content-Disposition": disposition})
+
+
+@router.post("/messages/{email_id}/release", response_model=EmailDetail)
+async def release(email_id: uuid.UUID, ctx: TicketsWrite, settings: AppSettings) -> EmailDetail:
+    """Append held mail to its ticket as the customer's reply."""
+    rules = IdentityRules.for_tenant(ctx.tenant, settings.secret_key)
+    desk = await open_desk(ctx.session, ctx.tenant, ctx.actor, rules)
+    return await _detail(ctx, await service.release(ctx.session, desk, email_id))
+
+
+@router.post("/messages/{email_id}/dismiss", response_model=EmailDetail)
+async def dismiss(email_id: uuid.UUID, ctx: TicketsWrite) -> EmailDetail:
+    return await _detail(ctx, await service.dismiss(ctx.session, email_id))
+
+
+@router.get("/attachments/{attachment_id}", response_class=Response)
+async def attachment(attachment_id: uuid.UUID, ctx: TicketsRead) -> Response:
+    found = await service.get_attachment(ctx.session, attachment_id)
+    safe = found.content_type in SAFE_INLINE_TYPES
+    name = found.filename.replace('"', "").replace("\\", "")
+    return Response(
+        found.content,
+        media_type=found.content_type if safe else "application/octet-stream",
+        headers={
+            "Content-Disposition": f'{"inline" if safe else "attachment"}; filename="{name}"',
+            "Content-Security-Policy": "sandbox",
+        },
+    )
