@@ -216,7 +216,9 @@ def _walk(root: Message, parsed: Parsed, texts: list[str], htmls: list[str]) -> 
                 _read_report(part, parsed)
             children = part.get_payload()
             if isinstance(children, list):
-                stack.extend((child, depth + 1) for child in reversed(children))
+                stack.extend(
+                    (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
+                )
             continue
         _read_leaf(part, parsed, texts, htmls)
 

@@ -1,7 +1,7 @@
 """ticket search words
 
 Revision ID: 0015
-Revises: 0006
+Revises: 0007
 """
 
 import re
@@ -13,7 +13,7 @@ from alembic import op
 from centralita.db.rls import enable_tenant_rls
 
 revision: str = '0015'
-down_revision: str | None = '0006'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
