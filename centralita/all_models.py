@@ -11,6 +11,7 @@ from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
 from centralita.tenancy import models as tenancy_models
 from centralita.tickets import models as tickets_models
+from centralita.wfm import models as wfm_models
 
 MODEL_MODULES = (
     tenancy_models,
@@ -23,6 +24,7 @@ MODEL_MODULES = (
     routing_models,
     sla_models,
     tickets_models,
+    wfm_models,
 )
 
 metadata = Base.metadata

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     TICKETS_WRITE = "tickets.write"
     TICKETS_MANAGE = "tickets.manage"
     SLA_MANAGE = "sla.manage"
+    WFM_MANAGE = "wfm.manage"
 
 
 _AGENT = {
@@ -45,6 +46,7 @@ _SUPERVISOR = _AGENT | {
     Permission.ROUTING_MANAGE,
     Permission.SLA_MANAGE,
     Permission.TICKETS_MANAGE,
+    Permission.WFM_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

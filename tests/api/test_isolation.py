@@ -174,6 +174,20 @@ async def _ticket_view(tenant: TenantFixture) -> str:
     return await _created(tenant, "/ticket-views", {"name": MARKER, "shared": True})
 
 
+async def _wfm_schedule(tenant: TenantFixture) -> str:
+    agent = await _member(tenant)
+    office = [float(hour == 9) for _day in range(7) for hour in range(24)]
+    body = {
+        "name": MARKER,
+        "week_start": "2026-12-07",
+        "interval_minutes": 60,
+        "requirement": {"soporte": office},
+        "templates": [{"name": "1h", "length_minutes": 60, "start_times": [540]}],
+        "agents": [{"user_id": agent, "skills": ["soporte"]}],
+    }
+    return await _created(tenant, "/wfm/schedules", body)
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
@@ -192,6 +206,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "field_id": _custom_field,
     "template_id": _template,
     "view_id": _ticket_view,
+    "schedule_id": _wfm_schedule,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -239,6 +254,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/ticket-fields/{{field_id}}"): {"required": False},
     ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
+    ("POST", f"{TENANT_PREFIX}/wfm/schedules/{{schedule_id}}/publish"): {},
 }
 
 

@@ -1,0 +1,364 @@
+"""Workforce management rules over the tenant's data: forecasts from its interactions, staffing,
+schedules made by the optimiser and published to agents, and live adherence."""
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from centralita.db.base import utcnow
+from centralita.errors import InvalidInput, NotFound
+from centralita.events.bus import Event, emit, supervisors_topic, user_topic
+from centralita.events.service import Actor, record_audit
+from centralita.identity.models import Membership
+from centralita.interactions.models import Interaction
+from centralita.routing.calendar import tenant_holidays
+from centralita.routing.models import AgentProfile
+from centralita.tenancy.models import Tenant
+from centralita.wfm import forecast, schedule, schemas
+from centralita.wfm.models import Schedule, ScheduleStatus, Shift
+from centralita.wfm.staffing import StaffingTarget, staff_intervals
+
+MINUTES_PER_DAY = 24 * 60
+# The accuracy shown beside a forecast: the model's forecast of the last week of history.
+BACKTEST_DAYS = 7
+WORKING_PRESENCES = {"available", "wrap_up"}
+
+
+def staffing(request: schemas.StaffingRequest) -> schemas.StaffingOut:
+    target = request.target
+    try:
+        result = staff_intervals(
+            [i.calls for i in request.intervals],
+            [i.aht_s for i in request.intervals],
+            request.interval_minutes * 60,
+            StaffingTarget(
+                service_level=target.service_level,
+                threshold_seconds=target.threshold_s,
+                asa_seconds=target.asa_s,
+                max_occupancy=target.max_occupancy,
+                shrinkage=target.shrinkage,
+                patience_seconds=target.patience_s,
+            ),
+        )
+    except ValueError as exc:
+        raise InvalidInput.on_field("body.target", str(exc)) from None
+    return schemas.StaffingOut(
+        intervals=[
+            schemas.IntervalStaffingOut(
+                load_erlangs=load, agents=agents, scheduled_agents=scheduled, binding=binding
+            )
+            for load, agents, scheduled, binding in zip(
+                result.load_erlangs,
+                result.agents,
+                result.scheduled_agents,
+                result.binding,
+                strict=True,
+            )
+        ],
+        peak_agents=max(result.scheduled_agents),
+        agent_hours=sum(result.scheduled_agents) * request.interval_minutes / 60,
+    )
+
+
+async def forecast_contacts(
+    session: AsyncSession, tenant: Tenant, request: schemas.ForecastRequest
+) -> schemas.ForecastOut:
+    """Contacts and AHT per interval for the coming days, from the tenant's own history."""
+    zone = ZoneInfo(tenant.time_zone)
+    first = request.start - timedelta(days=request.history_days)
+    arrivals = await _arrivals(session, request, _at(first, 0, zone), _at(request.start, 0, zone))
+    width = MINUTES_PER_DAY // request.interval_minutes
+    # day -> contacts, handled and handle seconds per interval
+    counts = {
+        first + timedelta(days=n): ([0.0] * width, [0.0] * width, [0.0] * width)
+        for n in range(request.history_days)
+    }
+    for arrived, handle in arrivals:
+        local = arrived.astimezone(zone)
+        contacts, handled, seconds = counts[local.date()]
+        index = (local.hour * 60 + local.minute) // request.interval_minutes
+        contacts[index] += 1
+        if handle is not None:
+            handled[index] += 1
+            seconds[index] += handle
+    history = {day: forecast.DayHistory(day, *values) for day, values in counts.items()}
+    past = list(history.values())
+    days = [request.start + timedelta(days=n) for n in range(request.days)]
+    holidays = tenant_holidays(tenant)
+    note = None if arrivals else "no contacts in the history: the forecast is zero"
+    try:
+        predicted = forecast.forecast(past, days, holidays)
+        tested = forecast.forecast(
+            past[:-BACKTEST_DAYS], [d.day for d in past[-BACKTEST_DAYS:]], holidays
+        )
+    except ValueError as exc:
+        raise InvalidInput.on_field("body", str(exc)) from None
+    return schemas.ForecastOut(
+        queue=request.queue,
+        channel=request.channel,
+        interval_minutes=request.interval_minutes,
+        history_contacts=len(arrivals),
+        days=[
+            schemas.DayForecastOut(
+                day=f.day,
+                holiday=f.day in holidays,
+                contacts=sum(f.contacts),
+                intervals=[
+                    schemas.IntervalForecastOut(
+                        starts_at=_at(f.day, i * request.interval_minutes, zone),
+                        contacts=contacts,
+                        aht_s=aht,
+                    )
+                    for i, (contacts, aht) in enumerate(zip(f.contacts, f.aht_seconds, strict=True))
+                ],
+            )
+            for f in predicted
+        ],
+        accuracy=[
+            schemas.DayAccuracyOut(
+                day=t.day,
+                forecast_contacts=sum(t.contacts),
+                actual_contacts=sum(history[t.day].contacts),
+                wape=forecast.wape(t.contacts, history[t.day].contacts),
+            )
+            for t in tested
+        ],
+        note=note,
+    )
+
+
+async def create_schedule(
+    session: AsyncSession, actor: Actor, tenant: Tenant, data: schemas.ScheduleCreate
+) -> Schedule:
+    """Optimise a week's schedule and keep it as a draft."""
+    if data.week_start.weekday() != 0:
+        raise InvalidInput.on_field("body.week_start", "A schedule's week starts on a Monday")
+    users = {a.user_id for a in data.agents}
+    if len(users) != len(data.agents):
+        raise InvalidInput.on_field("body.agents", "An agent appears twice")
+    members = set(
+        (
+            await session.scalars(select(Membership.user_id).where(Membership.user_id.in_(users)))
+        ).all()
+    )
+    if strangers := users - members:
+        raise InvalidInput.on_field(
+            "body.agents", f"Not members of this tenant: {', '.join(sorted(map(str, strangers)))}"
+        )
+    templates = [
+        schedule.ShiftTemplate(
+            t.name, t.length_minutes, t.start_times, t.break_minutes, t.break_after_minutes
+        )
+        for t in data.templates
+    ]
+    contracts = [
+        schedule.AgentContract(
+            str(a.user_id),
+            frozenset(a.skills),
+            a.min_hours,
+            a.max_hours,
+            a.max_days,
+            frozenset(a.days_off),
+        )
+        for a in data.agents
+    ]
+    try:
+        # The optimiser holds the CPU for up to seconds: off the event loop.
+        week = await asyncio.to_thread(
+            schedule.build_schedule, data.requirement, data.interval_minutes, templates, contracts
+        )
+    except ValueError as exc:
+        raise InvalidInput.on_field("body", str(exc)) from None
+    row = Schedule(
+        name=data.name,
+        week_start=data.week_start,
+        interval_minutes=data.interval_minutes,
+        status=ScheduleStatus.DRAFT,
+        requirement=dict(data.requirement),
+        required_hours=week.required_hours,
+        agent_hours=week.agent_hours,
+        short_hours=week.short_hours,
+        unassigned_hours=week.unassigned_hours,
+    )
+    session.add(row)
+    await session.flush()
+    zone = ZoneInfo(tenant.time_zone)
+    for shift in week.shifts:
+        day = data.week_start + timedelta(days=shift.day)
+        session.add(
+            Shift(
+                schedule_id=row.id,
+                agent_user_id=uuid.UUID(shift.agent),
+                template=shift.template,
+                starts_at=_at(day, shift.start_minute, zone),
+                ends_at=_at(day, shift.end_minute, zone),
+                break_starts_at=None
+                if shift.break_start_minute is None
+                else _at(day, shift.break_start_minute, zone),
+                break_ends_at=None
+                if shift.break_end_minute is None
+                else _at(day, shift.break_end_minute, zone),
+            )
+        )
+    await session.flush()
+    record_audit(
+        session,
+        tenant.id,
+        actor,
+        "wfm_schedule.created",
+        ("wfm_schedule", row.id),
+        after={"name": row.name, "week_start": str(row.week_start), "agent_hours": row.agent_hours},
+    )
+    return row
+
+
+async def get_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> Schedule:
+    found = await session.scalar(select(Schedule).where(Schedule.id == schedule_id))
+    if found is None:
+        raise NotFound("No such schedule")
+    return found
+
+
+async def list_schedules(session: AsyncSession) -> list[Schedule]:
+    query = select(Schedule).order_by(Schedule.week_start.desc(), Schedule.id.desc()).limit(100)
+    return list((await session.scalars(query)).all())
+
+
+async def shifts_of(session: AsyncSession, schedule_id: uuid.UUID) -> list[Shift]:
+    query = (
+        select(Shift).where(Shift.schedule_id == schedule_id).order_by(Shift.starts_at, Shift.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def publish_schedule(
+    session: AsyncSession, actor: Actor, tenant: Tenant, schedule_id: uuid.UUID
+) -> Schedule:
+    """Publish a draft: its agents see their shifts and are told so."""
+    row = await get_schedule(session, schedule_id)
+    if row.status == ScheduleStatus.PUBLISHED:
+        return row
+    row.status = ScheduleStatus.PUBLISHED
+    row.published_at = utcnow()
+    agents = {s.agent_user_id for s in await shifts_of(session, schedule_id)}
+    await session.flush()
+    record_audit(
+        session,
+        tenant.id,
+        actor,
+        "wfm_schedule.published",
+        ("wfm_schedule", row.id),
+        before={"status": "draft"},
+        after={"status": "published"},
+    )
+    emit(
+        session,
+        Event(
+            type="wfm_schedule.published",
+            tenant=tenant.id,
+            data={"schedule_id": str(row.id), "week_start": str(row.week_start)},
+            recipients=(supervisors_topic(tenant.id), *sorted(map(user_topic, agents))),
+        ),
+    )
+    return row
+
+
+async def my_shifts(session: AsyncSession, user_id: uuid.UUID) -> list[Shift]:
+    """The agent's published shifts from yesterday on."""
+    query = (
+        select(Shift)
+        .join(
+            Schedule, (Schedule.tenant_id == Shift.tenant_id) & (Schedule.id == Shift.schedule_id)
+        )
+        .where(
+            Shift.agent_user_id == user_id,
+            Schedule.status == ScheduleStatus.PUBLISHED,
+            Shift.ends_at >= utcnow() - timedelta(days=1),
+        )
+        .order_by(Shift.starts_at)
+        .limit(200)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def adherence(
+    session: AsyncSession, schedule_id: uuid.UUID, at: datetime | None
+) -> schemas.AdherenceOut:
+    """Each scheduled agent's state now against the schedule: on the phones when working,
+    signed out or away on a break or off shift."""
+    await get_schedule(session, schedule_id)
+    moment = (at or utcnow()).astimezone(UTC)
+    shifts = await shifts_of(session, schedule_id)
+    agents = sorted({s.agent_user_id for s in shifts})
+    presences = {
+        p.user_id: str(p.presence)
+        for p in (
+            await session.scalars(select(AgentProfile).where(AgentProfile.user_id.in_(agents)))
+        ).all()
+    }
+    rows = []
+    for agent in agents:
+        state = _scheduled_state([s for s in shifts if s.agent_user_id == agent], moment)
+        presence = presences.get(agent, "offline")
+        working = presence in WORKING_PRESENCES
+        rows.append(
+            schemas.AgentAdherenceOut(
+                agent_user_id=agent,
+                scheduled=state,
+                presence=presence,
+                adherent=working if state == "working" else not working,
+            )
+        )
+    return schemas.AdherenceOut(
+        at=moment,
+        agents=rows,
+        adherence=sum(r.adherent for r in rows) / len(rows) if rows else None,
+    )
+
+
+async def _arrivals(
+    session: AsyncSession, request: schemas.ForecastRequest, start: datetime, end: datetime
+) -> list[tuple[datetime, float | None]]:
+    """Each contact's arrival in a queue and, when handled, its handle seconds."""
+    arrived = func.coalesce(Interaction.queued_at, Interaction.created_at)
+    query = select(
+        arrived, Interaction.answered_at, Interaction.wrap_up_ended_at, Interaction.ended_at
+    ).where(arrived >= start, arrived < end)
+    if request.queue is not None:
+        query = query.where(Interaction.queue == request.queue)
+    if request.channel is not None:
+        query = query.where(Interaction.channel == request.channel)
+    rows = []
+    for at, answered, wrapped, ended in (await session.execute(query)).all():
+        finished = wrapped or ended
+        handle = (finished - answered).total_seconds() if answered and finished else None
+        rows.append((_utc(at), handle))
+    return rows
+
+
+def _scheduled_state(shifts: list[Shift], moment: datetime) -> Literal["working", "break", "off"]:
+    for shift in shifts:
+        if shift.starts_at <= moment < shift.ends_at:
+            start, end = shift.break_starts_at, shift.break_ends_at
+            return (
+                "break"
+                if start is not None and end is not None and start <= moment < end
+                else "working"
+            )
+    return "off"
+
+
+def _utc(at: datetime) -> datetime:
+    # coalesce() loses the column type, so SQLite hands back a naive UTC timestamp.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _at(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    """The UTC moment of a wall-clock minute of a local day (past midnight rolls into the next)."""
+    local = datetime.combine(day + timedelta(days=minute // MINUTES_PER_DAY), time(), zone)
+    return (local + timedelta(minutes=minute % MINUTES_PER_DAY)).astimezone(UTC)
