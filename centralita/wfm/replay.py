@@ -11,7 +11,7 @@ twin's waits and abandonment can be set beside the logged ones.
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -77,7 +77,7 @@ def twin_scenario(
                     "sl_threshold_seconds": threshold_seconds,
                 }
             ],
-            "agents": _shift_groups(staffing),
+            "agents": shift_groups(staffing),
         }
     )
     return scenario, staffing
@@ -132,7 +132,9 @@ def _busiest_moments(calls: Sequence[LoggedCall]) -> dict[tuple[date, int], int]
     return peaks
 
 
-def _shift_groups(staffing: Sequence[int]) -> list[dict[str, object]]:
+def shift_groups(
+    staffing: Sequence[int], skills: Mapping[str, int] | None = None, prefix: str = ""
+) -> list[dict[str, object]]:
     """Agent groups with one shift each whose sum is ``staffing`` hour by hour: the k-th agent of
     an hour works every contiguous run of hours staffed by at least k."""
     groups: dict[tuple[int, int], int] = defaultdict(int)
@@ -148,9 +150,9 @@ def _shift_groups(staffing: Sequence[int]) -> list[dict[str, object]]:
                 hour += 1
     return [
         {
-            "name": f"{start:02d}-{end:02d}",
+            "name": f"{prefix}{start:02d}-{end:02d}",
             "count": count,
-            "skills": {"service": 1},
+            "skills": dict(skills) if skills is not None else {"service": 1},
             # Round the clock is no shift at all (a shift lasts less than a day).
             "shift": None if end - start == HOURS_PER_DAY else {"start": start, "end": end},
         }
