@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 from centralita.api.deps import TenantContext, require
 from centralita.api.idempotency import run_once
+from centralita.db.base import utcnow
 from centralita.identity.permissions import Permission
-from centralita.wfm import schemas, service
+from centralita.wfm import demand, schemas, service
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}/wfm", tags=["workforce management"])
 
@@ -36,7 +37,13 @@ async def staffing(data: schemas.StaffingRequest, ctx: ReportsRead) -> schemas.S
 async def forecast(data: schemas.ForecastRequest, ctx: ReportsRead) -> schemas.ForecastOut:
     """Contacts and AHT per interval from the tenant's history, with its holidays, and the
     model's error on the last week of history."""
-    return await service.forecast_contacts(ctx.session, ctx.tenant, data)
+    return await demand.forecast_contacts(ctx.session, ctx.tenant, data)
+
+
+@router.post("/intraday", response_model=schemas.IntradayOut)
+async def intraday(data: schemas.IntradayRequest, ctx: ReportsRead) -> schemas.IntradayOut:
+    """Today as forecast, as it has run so far, and the rest of the day re-forecast."""
+    return await demand.intraday(ctx.session, ctx.tenant, data, utcnow())
 
 
 @router.post("/schedules", status_code=201, response_model=schemas.ScheduleOut)

@@ -61,6 +61,29 @@ class ForecastRequest(Strict):
     interval_minutes: IntervalMinutes = 30
 
 
+class IntradayRequest(Strict):
+    queue: Name | None = None
+    channel: Annotated[str, StringConstraints(max_length=10)] | None = None
+    history_days: Annotated[int, Field(ge=7, le=366)] = 56
+    interval_minutes: IntervalMinutes = 30
+
+
+class IntradayIntervalOut(Strict):
+    starts_at: datetime
+    planned: float
+    # None for the intervals still to come
+    actual: float | None
+    revised: float
+
+
+class IntradayOut(Strict):
+    day: date
+    elapsed_intervals: int
+    planned_contacts: float
+    revised_contacts: float
+    intervals: list[IntradayIntervalOut]
+
+
 class IntervalForecastOut(Strict):
     starts_at: datetime
     contacts: float

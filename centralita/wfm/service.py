@@ -1,5 +1,5 @@
-"""Workforce management rules over the tenant's data: forecasts from its interactions, staffing,
-schedules made by the optimiser and published to agents, and live adherence."""
+"""Workforce management rules over the tenant's data: staffing, schedules made by the optimiser
+and published to agents, and live adherence (forecasts are in ``demand``)."""
 
 import asyncio
 import uuid
@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import utcnow
@@ -15,17 +15,13 @@ from centralita.errors import InvalidInput, NotFound
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.events.service import Actor, record_audit
 from centralita.identity.models import Membership
-from centralita.interactions.models import Interaction
-from centralita.routing.calendar import tenant_holidays
 from centralita.routing.models import AgentProfile
 from centralita.tenancy.models import Tenant
-from centralita.wfm import forecast, schedule, schemas
+from centralita.wfm import schedule, schemas
 from centralita.wfm.models import Schedule, ScheduleStatus, Shift
 from centralita.wfm.staffing import StaffingTarget, staff_intervals
 
 MINUTES_PER_DAY = 24 * 60
-# The accuracy shown beside a forecast: the model's forecast of the last week of history.
-BACKTEST_DAYS = 7
 WORKING_PRESENCES = {"available", "wrap_up"}
 
 
@@ -62,73 +58,6 @@ def staffing(request: schemas.StaffingRequest) -> schemas.StaffingOut:
         ],
         peak_agents=max(result.scheduled_agents),
         agent_hours=sum(result.scheduled_agents) * request.interval_minutes / 60,
-    )
-
-
-async def forecast_contacts(
-    session: AsyncSession, tenant: Tenant, request: schemas.ForecastRequest
-) -> schemas.ForecastOut:
-    """Contacts and AHT per interval for the coming days, from the tenant's own history."""
-    zone = ZoneInfo(tenant.time_zone)
-    first = request.start - timedelta(days=request.history_days)
-    arrivals = await _arrivals(session, request, _at(first, 0, zone), _at(request.start, 0, zone))
-    width = MINUTES_PER_DAY // request.interval_minutes
-    # day -> contacts, handled and handle seconds per interval
-    counts = {
-        first + timedelta(days=n): ([0.0] * width, [0.0] * width, [0.0] * width)
-        for n in range(request.history_days)
-    }
-    for arrived, handle in arrivals:
-        local = arrived.astimezone(zone)
-        contacts, handled, seconds = counts[local.date()]
-        index = (local.hour * 60 + local.minute) // request.interval_minutes
-        contacts[index] += 1
-        if handle is not None:
-            handled[index] += 1
-            seconds[index] += handle
-    history = {day: forecast.DayHistory(day, *values) for day, values in counts.items()}
-    past = list(history.values())
-    days = [request.start + timedelta(days=n) for n in range(request.days)]
-    holidays = tenant_holidays(tenant)
-    note = None if arrivals else "no contacts in the history: the forecast is zero"
-    try:
-        predicted = forecast.forecast(past, days, holidays)
-        tested = forecast.forecast(
-            past[:-BACKTEST_DAYS], [d.day for d in past[-BACKTEST_DAYS:]], holidays
-        )
-    except ValueError as exc:
-        raise InvalidInput.on_field("body", str(exc)) from None
-    return schemas.ForecastOut(
-        queue=request.queue,
-        channel=request.channel,
-        interval_minutes=request.interval_minutes,
-        history_contacts=len(arrivals),
-        days=[
-            schemas.DayForecastOut(
-                day=f.day,
-                holiday=f.day in holidays,
-                contacts=sum(f.contacts),
-                intervals=[
-                    schemas.IntervalForecastOut(
-                        starts_at=_at(f.day, i * request.interval_minutes, zone),
-                        contacts=contacts,
-                        aht_s=aht,
-                    )
-                    for i, (contacts, aht) in enumerate(zip(f.contacts, f.aht_seconds, strict=True))
-                ],
-            )
-            for f in predicted
-        ],
-        accuracy=[
-            schemas.DayAccuracyOut(
-                day=t.day,
-                forecast_contacts=sum(t.contacts),
-                actual_contacts=sum(history[t.day].contacts),
-                wape=forecast.wape(t.contacts, history[t.day].contacts),
-            )
-            for t in tested
-        ],
-        note=note,
     )
 
 
@@ -195,14 +124,14 @@ async def create_schedule(
                 schedule_id=row.id,
                 agent_user_id=uuid.UUID(shift.agent),
                 template=shift.template,
-                starts_at=_at(day, shift.start_minute, zone),
-                ends_at=_at(day, shift.end_minute, zone),
+                starts_at=local_moment(day, shift.start_minute, zone),
+                ends_at=local_moment(day, shift.end_minute, zone),
                 break_starts_at=None
                 if shift.break_start_minute is None
-                else _at(day, shift.break_start_minute, zone),
+                else local_moment(day, shift.break_start_minute, zone),
                 break_ends_at=None
                 if shift.break_end_minute is None
-                else _at(day, shift.break_end_minute, zone),
+                else local_moment(day, shift.break_end_minute, zone),
             )
         )
     await session.flush()
@@ -321,26 +250,6 @@ async def adherence(
     )
 
 
-async def _arrivals(
-    session: AsyncSession, request: schemas.ForecastRequest, start: datetime, end: datetime
-) -> list[tuple[datetime, float | None]]:
-    """Each contact's arrival in a queue and, when handled, its handle seconds."""
-    arrived = func.coalesce(Interaction.queued_at, Interaction.created_at)
-    query = select(
-        arrived, Interaction.answered_at, Interaction.wrap_up_ended_at, Interaction.ended_at
-    ).where(arrived >= start, arrived < end)
-    if request.queue is not None:
-        query = query.where(Interaction.queue == request.queue)
-    if request.channel is not None:
-        query = query.where(Interaction.channel == request.channel)
-    rows = []
-    for at, answered, wrapped, ended in (await session.execute(query)).all():
-        finished = wrapped or ended
-        handle = (finished - answered).total_seconds() if answered and finished else None
-        rows.append((_utc(at), handle))
-    return rows
-
-
 def _scheduled_state(shifts: list[Shift], moment: datetime) -> Literal["working", "break", "off"]:
     for shift in shifts:
         if shift.starts_at <= moment < shift.ends_at:
@@ -353,12 +262,7 @@ def _scheduled_state(shifts: list[Shift], moment: datetime) -> Literal["working"
     return "off"
 
 
-def _utc(at: datetime) -> datetime:
-    # coalesce() loses the column type, so SQLite hands back a naive UTC timestamp.
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _at(day: date, minute: int, zone: ZoneInfo) -> datetime:
+def local_moment(day: date, minute: int, zone: ZoneInfo) -> datetime:
     """The UTC moment of a wall-clock minute of a local day (past midnight rolls into the next)."""
     local = datetime.combine(day + timedelta(days=minute // MINUTES_PER_DAY), time(), zone)
     return (local + timedelta(minutes=minute % MINUTES_PER_DAY)).astimezone(UTC)

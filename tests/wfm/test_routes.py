@@ -12,7 +12,7 @@ from centralita.events.models import AuditEntry
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Interaction
 from centralita.wfm.models import Schedule
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, TenantMaker
 from tests.routing.world import World, agent_client, make_world
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -81,13 +81,13 @@ async def test_staffing_refuses_impossible_targets(tenant_a: TenantFixture) -> N
     assert problem_fields(await http.post(url, json={"intervals": []})) == {"body.intervals"}
 
 
-async def _history(world: World, days: list[date], hour: int) -> None:
+async def _history(world: World, days: list[date], hour: int, zone: ZoneInfo = MADRID) -> None:
     """Two contacts at ``hour`` local time on each of ``days``, each handled for 240 s."""
     ids = []
     for day in days:
         for minute in (5, 35):
             interaction_id = await world.arrive()
-            queued = datetime(day.year, day.month, day.day, hour, minute, tzinfo=MADRID)
+            queued = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
             ids.append((interaction_id, queued.astimezone(UTC)))
     async with world.db.tenant_session(world.tenant.id) as session:
         for interaction_id, queued in ids:
@@ -248,3 +248,35 @@ async def test_bad_schedules_are_refused_and_nothing_is_stored(
     assert agent_tries.status_code == 403
     async with world.db.tenant_session(world.tenant.id) as session:
         assert (await session.scalars(select(Schedule))).all() == []
+
+
+async def test_intraday_reforecasts_the_rest_of_today_from_the_morning(
+    make_tenant: TenantMaker, settings: Settings
+) -> None:
+    # A time zone in which it is now about noon, so that this morning has happened already.
+    now = datetime.now(UTC)
+    offset = 12 - now.hour
+    zone = f"Etc/GMT{-offset:+d}" if offset else "UTC"
+    tenant = await make_tenant(time_zone=zone)
+    world = await make_world(tenant, settings)
+    today = now.astimezone(ZoneInfo(zone)).date()
+    morning = 9
+    past = [today - timedelta(days=n) for n in range(1, 15)]
+    await _history(world, past, hour=morning, zone=ZoneInfo(zone))
+    # Today's morning ran at twice the usual volume.
+    await _history(world, [today, today], hour=morning, zone=ZoneInfo(zone))
+    http = await tenant.client(Role.SUPERVISOR)
+
+    response = await http.post(
+        tenant.url("/wfm/intraday"), json={"queue": "soporte", "history_days": 14}
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["day"] == str(today)
+    assert body["elapsed_intervals"] >= 2 * (morning + 1)
+    nine = body["intervals"][2 * morning]
+    assert nine["planned"] == pytest.approx(1, abs=0.2)
+    assert nine["actual"] == 2
+    assert body["intervals"][-1]["actual"] is None
+    assert body["revised_contacts"] > body["planned_contacts"]
