@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from centralita.config import Settings
+from centralita.events.bus import Bus, Event, supervisors_topic, user_topic, wait_for_published
 from centralita.events.models import AuditEntry
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Interaction
@@ -184,14 +185,29 @@ async def test_a_planner_schedules_publishes_and_agents_see_their_shifts(world: 
     assert first["ends_at"] == "2026-12-07T16:00:00Z"
     mine = await ana_http.get(world.tenant.url("/wfm/my-shifts"))
     assert mine.json() == []  # a draft is not shown to agents
+    bus: Bus = world.tenant.app.state.bus
+    received: list[Event] = []
+    bus.subscribe(received.append)
 
     published = await http.post(world.tenant.url(f"/wfm/schedules/{schedule['id']}/publish"))
+    await wait_for_published()
 
     assert published.status_code == 200, published.text
     assert published.json()["status"] == "published"
-    ana_shifts = [s for s in schedule["shifts"] if s["agent_user_id"] == str(ana.id)]
-    mine = await ana_http.get(world.tenant.url("/wfm/my-shifts"))
-    assert [s["id"] for s in mine.json()] == [s["id"] for s in ana_shifts]
+    bea_http = await agent_client(world, bea)
+    seen = []
+    for agent, client in ((ana, ana_http), (bea, bea_http)):
+        theirs = [s["id"] for s in schedule["shifts"] if s["agent_user_id"] == str(agent.id)]
+        mine = await client.get(world.tenant.url("/wfm/my-shifts"))
+        assert [s["id"] for s in mine.json()] == theirs
+        seen += theirs
+    assert sorted(seen) == sorted(s["id"] for s in schedule["shifts"])
+    [event] = [e for e in received if e.type == "wfm_schedule.published"]
+    assert event.data["schedule_id"] == schedule["id"]
+    owners = {uuid.UUID(s["agent_user_id"]) for s in schedule["shifts"]}
+    assert set(event.recipients) == {supervisors_topic(world.tenant.id)} | {
+        user_topic(owner) for owner in owners
+    }
     async with world.db.tenant_session(world.tenant.id) as session:
         actions = (await session.scalars(select(AuditEntry.action))).all()
     assert {"wfm_schedule.created", "wfm_schedule.published"} <= set(actions)
