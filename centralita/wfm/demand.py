@@ -17,7 +17,7 @@ from centralita.errors import InvalidInput
 from centralita.interactions.models import Interaction
 from centralita.routing.calendar import tenant_holidays
 from centralita.tenancy.models import Tenant
-from centralita.wfm import forecast, schemas
+from centralita.wfm import forecast, schemas, service
 from centralita.wfm.service import MINUTES_PER_DAY, local_moment
 
 # The accuracy shown beside a forecast: the model's forecast of the last week of history.
@@ -64,6 +64,7 @@ async def forecast_contacts(
                     )
                     for i, (value, aht) in enumerate(zip(f.contacts, f.aht_seconds, strict=True))
                 ],
+                staffing=_staffing(f, request),
             )
             for f in predicted
         ],
@@ -78,6 +79,23 @@ async def forecast_contacts(
         ],
         note=None if contacts else "no contacts in the history: the forecast is zero",
     )
+
+
+def _staffing(
+    day: forecast.DayForecast, request: schemas.ForecastRequest
+) -> list[schemas.IntervalStaffingOut] | None:
+    if request.staffing is None:
+        return None
+    loads = [
+        schemas.IntervalLoad(calls=calls, aht_s=request.default_aht_s if aht is None else aht)
+        for calls, aht in zip(day.contacts, day.aht_seconds, strict=True)
+    ]
+    needed = service.staffing(
+        schemas.StaffingRequest(
+            interval_minutes=request.interval_minutes, intervals=loads, target=request.staffing
+        )
+    )
+    return needed.intervals
 
 
 async def intraday(

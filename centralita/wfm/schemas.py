@@ -59,6 +59,10 @@ class ForecastRequest(Strict):
     # At least two weeks: the last one is forecast from those before to show the accuracy.
     history_days: Annotated[int, Field(ge=14, le=366)] = 56
     interval_minutes: IntervalMinutes = 30
+    # With a target, each forecast day also gets the agents it needs per interval.
+    staffing: Target | None = None
+    # The AHT to staff an interval with when its history has contacts but none handled.
+    default_aht_s: Seconds = 180.0
 
 
 class IntradayRequest(Strict):
@@ -95,6 +99,8 @@ class DayForecastOut(Strict):
     holiday: bool
     contacts: float
     intervals: list[IntervalForecastOut]
+    # per interval, when the request gave a staffing target
+    staffing: list[IntervalStaffingOut] | None = None
 
 
 class DayAccuracyOut(Strict):

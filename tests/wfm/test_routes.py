@@ -118,7 +118,13 @@ async def test_forecast_learns_the_weekly_pattern_and_knows_the_tenants_holidays
 
     response = await http.post(
         world.tenant.url("/wfm/forecast"),
-        json={"queue": "soporte", "start": str(MONDAY), "days": 7, "history_days": 21},
+        json={
+            "queue": "soporte",
+            "start": str(MONDAY),
+            "days": 7,
+            "history_days": 21,
+            "staffing": {"service_level": 0.8, "threshold_s": 20, "shrinkage": 0.25},
+        },
     )
 
     assert response.status_code == 200, response.text
@@ -130,6 +136,11 @@ async def test_forecast_learns_the_weekly_pattern_and_knows_the_tenants_holidays
     # 10:00 and 10:30 in Madrid are 09:00 and 09:30 UTC in December.
     assert [i["starts_at"] for i in ten] == ["2026-12-07T09:00:00Z", "2026-12-07T09:30:00Z"]
     assert ten[0]["aht_s"] == pytest.approx(240)
+    # One call per half hour of 240 s needs one agent on the phones, two scheduled with 25%
+    # shrinkage; the hours nobody calls need nobody.
+    staffed = [(i, s["agents"]) for i, s in enumerate(monday["staffing"]) if s["agents"]]
+    assert staffed == [(20, 1), (21, 1)]
+    assert monday["staffing"][20]["scheduled_agents"] == 2
     assert tuesday["holiday"] is True
     assert tuesday["contacts"] < 0.5  # forecast like the quietest day (the weekend)
     assert saturday["contacts"] == pytest.approx(0, abs=0.3)
