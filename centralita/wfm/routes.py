@@ -1,17 +1,24 @@
-"""Workforce management API: staffing, forecast, schedules (publish, adherence) and my shifts."""
+"""Workforce management API (staffing, forecast, schedules, publication, adherence, my shifts)
+and the planner's page."""
 
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from centralita.api.deps import TenantContext, require
 from centralita.api.idempotency import run_once
 from centralita.db.base import utcnow
+from centralita.db.scoping import use_tenant_scope
+from centralita.errors import NotFound
 from centralita.identity.permissions import Permission
+from centralita.tenancy import service as tenancy
+from centralita.web.pages import SignedInPage, page_router
 from centralita.wfm import demand, schemas, service
+from centralita.wfm.models import ScheduleStatus
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}/wfm", tags=["workforce management"])
 
@@ -103,4 +110,51 @@ async def _detail(ctx: TenantContext, schedule_id: uuid.UUID) -> schemas.Schedul
     summary = schemas.ScheduleSummaryOut.model_validate(row)
     return schemas.ScheduleOut(
         **summary.model_dump(), shifts=[schemas.ShiftOut.model_validate(s) for s in shifts]
+    )
+
+
+pages_router = page_router()
+
+
+@pages_router.get("/planning")
+async def planning_page(
+    page: SignedInPage, tenant: Annotated[str, Query(min_length=1, max_length=63)]
+) -> Response:
+    """The planner's page: the tenant's schedules and the shifts of the latest one."""
+    found = await tenancy.get_tenant_by_slug(page.session, tenant)
+    if found is None or not page.principal.can(found.id, Permission.WFM_MANAGE):
+        raise NotFound("No such company")
+    names = await service.agent_names(page.session, found.id)
+    await use_tenant_scope(page.session, found.id)
+    schedules = await service.list_schedules(page.session)
+    latest = schedules[0] if schedules else None
+    shifts = await service.shifts_of(page.session, latest.id) if latest else []
+    zone = ZoneInfo(found.time_zone)
+    return page.render(
+        "planning.html",
+        {
+            "tenant": found,
+            "schedules": [
+                {
+                    "name": s.name,
+                    "week_start_at": service.local_moment(s.week_start, 0, zone),
+                    "published": s.status == ScheduleStatus.PUBLISHED,
+                    "agent_hours": round(s.agent_hours, 1),
+                    "required_hours": round(s.required_hours, 1),
+                    "short_hours": round(s.short_hours, 1),
+                }
+                for s in schedules
+            ],
+            "latest": latest,
+            "shifts": [
+                {
+                    "agent": names.get(s.agent_user_id, str(s.agent_user_id)),
+                    "starts_at": s.starts_at,
+                    "ends_at": s.ends_at,
+                    "break_starts_at": s.break_starts_at,
+                    "break_ends_at": s.break_ends_at,
+                }
+                for s in shifts
+            ],
+        },
     )

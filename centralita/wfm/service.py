@@ -14,7 +14,7 @@ from centralita.db.base import utcnow
 from centralita.errors import InvalidInput, NotFound
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.events.service import Actor, record_audit
-from centralita.identity.models import Membership
+from centralita.identity.models import Membership, User
 from centralita.routing.models import AgentProfile
 from centralita.tenancy.models import Tenant
 from centralita.wfm import schedule, schemas
@@ -151,6 +151,16 @@ async def get_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> Schedul
     if found is None:
         raise NotFound("No such schedule")
     return found
+
+
+async def agent_names(session: AsyncSession, tenant_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """Display names of the tenant's members, to show on shifts (read in system scope)."""
+    query = (
+        select(User.id, User.display_name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id)
+    )
+    return {row.id: row.display_name for row in (await session.execute(query)).all()}
 
 
 async def list_schedules(session: AsyncSession) -> list[Schedule]:
