@@ -234,11 +234,11 @@ def _smoothed(series: NDArray[np.float64], ahead: int) -> NDArray[np.float64] | 
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        # A perfectly regular history fits with no error, and its information criteria take
-        # log(0); they are not used here.
+        # A perfectly regular history fits with no error, and its information criteria (worked
+        # out lazily, on forecasting) take log(0); they are not used here.
         warnings.simplefilter("ignore", RuntimeWarning)
         fitted = model.fit()
-    predicted: NDArray[np.float64] = np.asarray(fitted.forecast(ahead), dtype=float) - 1.0
+        predicted: NDArray[np.float64] = np.asarray(fitted.forecast(ahead), dtype=float) - 1.0
     if not np.isfinite(predicted).all():
         return None
     return predicted
