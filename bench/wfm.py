@@ -29,9 +29,19 @@ from centralita.wfm import call_log, forecast, replay
 from centralita.wfm.schedule import AgentContract, ShiftTemplate, build_schedule
 from centralita.wfm.staffing import StaffingTarget, staff_intervals
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/workload/anonymous-bank-1999/october.txt"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/workload/anonymous-bank-1999/october.txt")
+# ``../shared`` beside the checkout (or beside the folder of worktrees holding it).
+REPOSITORY = Path(__file__).resolve().parents[1]
+DATA = next(
+    (
+        found
+        for found in (
+            base / "shared/data/workload/anonymous-bank-1999/october.txt"
+            for base in (REPOSITORY.parent, REPOSITORY.parent.parent)
+        )
+        if found.exists()
+    ),
+    REPOSITORY.parent / "shared/data/workload/anonymous-bank-1999/october.txt",
+)
 TRAIN = [date(1999, 10, 1) + timedelta(days=n) for n in range(24)]
 WEEK = [date(1999, 10, 25) + timedelta(days=n) for n in range(7)]
 OPENS, CLOSES, HALF_HOUR = clock(7), clock(23), 30

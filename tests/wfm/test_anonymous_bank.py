@@ -10,9 +10,19 @@ import pytest
 from centralita.reporting.measures import queue_measures
 from centralita.wfm import call_log, forecast, replay
 
-OCTOBER = Path(__file__).parents[3] / "shared/data/workload/anonymous-bank-1999/october.txt"
-if not OCTOBER.exists():
-    OCTOBER = Path("/work/shared/data/workload/anonymous-bank-1999/october.txt")
+# ``../shared`` beside the checkout (or beside the folder of worktrees holding it).
+REPOSITORY = Path(__file__).resolve().parents[2]
+OCTOBER = next(
+    (
+        found
+        for found in (
+            base / "shared/data/workload/anonymous-bank-1999/october.txt"
+            for base in (REPOSITORY.parent, REPOSITORY.parent.parent)
+        )
+        if found.exists()
+    ),
+    REPOSITORY.parent / "shared/data/workload/anonymous-bank-1999/october.txt",
+)
 
 pytestmark = pytest.mark.skipif(not OCTOBER.exists(), reason="the Anonymous Bank data is absent")
 
