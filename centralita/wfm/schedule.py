@@ -262,7 +262,6 @@ def _assign(
     # Every shift given is worth more than its hours; an hour below a contract costs less than
     # leaving an hour of the requirement unworked.
     cost = [-SHORTFALL_PRICE * hours_of[k] for _, k in x] + [1.0] * len(members)
-    size = len(x) + len(members)
     solution = rows.solve(
         cost,
         [True] * len(x) + [False] * len(members),
@@ -271,7 +270,6 @@ def _assign(
     )
     given = [(a, k) for c, (a, k) in enumerate(x) if solution[c] > 0.5]
     left = sum(hours_of) - sum(hours_of[k] for _, k in given)
-    assert size == solution.size
     return [_shift(members[a].agent, slots[k][0], variants[slots[k][1]]) for a, k in given], left
 
 
