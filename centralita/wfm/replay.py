@@ -4,8 +4,8 @@ From a per-call log the twin takes, for the chosen days, the arrival rate of eac
 (mean over the days), the handle times (a log-normal with the log's mean and standard deviation),
 the customers' patience (exponential, with the rate estimated from abandonments over the total
 time callers were seen waiting, the estimate that allows for callers who were answered before
-their patience ran out) and the staffing of each hour (the mean number of distinct agents who
-served calls in it). The simulator then runs the real routing engine on that traffic, and the
+their patience ran out) and the staffing of each hour (the most conversations held at once in
+it, averaged over the days). The simulator then runs the real routing engine on that traffic, and the
 twin's waits and abandonment can be set beside the logged ones.
 """
 
