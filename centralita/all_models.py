@@ -14,6 +14,7 @@ from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
 from centralita.tenancy import models as tenancy_models
 from centralita.tickets import models as tickets_models
+from centralita.wfm import models as wfm_models
 
 MODEL_MODULES = (
     tenancy_models,
@@ -29,6 +30,7 @@ MODEL_MODULES = (
     channels_models,
     nlu_models,
     email_models,
+    wfm_models,
 )
 
 metadata = Base.metadata

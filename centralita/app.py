@@ -45,6 +45,8 @@ from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
+from centralita.wfm.routes import pages_router as wfm_pages_router
+from centralita.wfm.routes import router as wfm_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -172,6 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets_router)
     app.include_router(channels_router)
     app.include_router(email_router)
+    app.include_router(wfm_router)
+    app.include_router(wfm_pages_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

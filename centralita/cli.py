@@ -24,8 +24,10 @@ from centralita.routing import simulation
 from centralita.routing.scenario import ScenarioError, load_scenario
 from centralita.tenancy import service as tenancy
 from centralita.tenancy.schemas import TenantCreate
+from centralita.wfm import commands as wfm_commands
 
 app = typer.Typer(help="centralita: multi-tenant omnichannel contact center.", no_args_is_help=True)
+app.add_typer(wfm_commands.app, name="wfm")
 CLI_ACTOR = Actor(label="cli")
 T = TypeVar("T")
 

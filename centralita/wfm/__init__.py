@@ -1,1 +1,1 @@
-"""Workforce management: Erlang staffing (and, as they land, forecasting and schedules)."""
+"""Workforce management: forecasts, Erlang C / A staffing, schedules and adherence."""

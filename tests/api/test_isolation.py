@@ -176,6 +176,20 @@ async def _ticket_view(tenant: TenantFixture) -> str:
     return await _created(tenant, "/ticket-views", {"name": MARKER, "shared": True})
 
 
+async def _wfm_schedule(tenant: TenantFixture) -> str:
+    agent = await _member(tenant)
+    office = [float(hour == 9) for _day in range(7) for hour in range(24)]
+    body = {
+        "name": MARKER,
+        "week_start": "2026-12-07",
+        "interval_minutes": 60,
+        "requirement": {"soporte": office},
+        "templates": [{"name": "1h", "length_minutes": 60, "start_times": [540]}],
+        "agents": [{"user_id": agent, "skills": ["soporte"]}],
+    }
+    return await _created(tenant, "/wfm/schedules", body)
+
+
 # How to make, in a tenant, the object each path parameter names.
 async def _channel_address(tenant: TenantFixture) -> str:
     return await _created(tenant, "/channel-addresses", {"channel": "chat", "display_name": MARKER})
@@ -238,6 +252,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "address_id": _channel_address,
     "email_id": _held_email,
     "attachment_id": _email_attachment,
+    "schedule_id": _wfm_schedule,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -288,6 +303,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/channel-addresses/{{address_id}}"): {"queue": "general"},
     ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/release"): {},
     ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/dismiss"): {},
+    ("POST", f"{TENANT_PREFIX}/wfm/schedules/{{schedule_id}}/publish"): {},
 }
 
 
