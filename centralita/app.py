@@ -17,6 +17,8 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.channels.chat.routes import router as chat_router
+from centralita.channels.chat.transcript import transcript_handlers
 from centralita.channels.routes import router as channels_router
 from centralita.config import Settings, get_settings
 from centralita.customers.routes import router as customers_router
@@ -102,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.router = RoutingRunner(db)
             background.append(asyncio.create_task(app.state.router.run()))
         if settings.jobs_worker:
-            worker = JobWorker(db, escalations.JOB_HANDLERS)
+            handlers = {**escalations.JOB_HANDLERS, **transcript_handlers(settings)}
+            worker = JobWorker(db, handlers)
             background.append(asyncio.create_task(worker.run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_router)
     app.include_router(tickets_router)
     app.include_router(channels_router)
+    app.include_router(chat_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

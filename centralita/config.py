@@ -49,6 +49,27 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=64)
     default_locale: str = Field(default="es", pattern="^(es|en)$")
     log_level: str = Field(default="info")
+    chat_max_message_chars: int = Field(default=2000, ge=1, le=20_000)
+    chat_messages_per_minute: int = Field(
+        default=20, ge=1, description="Messages one chat visitor may send per minute."
+    )
+    chat_position_interval_seconds: float = Field(
+        default=10.0, gt=0, description="How often a waiting chat is told its place in the queue."
+    )
+    chat_transcript_smtp_host: str | None = Field(
+        default=None, description="SMTP relay for chat transcripts; unset, none are sent."
+    )
+    chat_transcript_smtp_port: int = Field(default=25, ge=1, le=65535)
+    chat_transcript_from: str = Field(default="no-reply@centralita.example")
+    telephony_api_base_url: str = Field(
+        default="https://api.twilio.com",
+        description="The provider's REST API (Twilio's format) for outbound calls and SMS.",
+    )
+    telephony_public_base_url: str | None = Field(
+        default=None,
+        description="The public https://host the provider calls, when a proxy changes the URL "
+        "this app sees (webhook signatures are computed over the public URL).",
+    )
 
 
 @lru_cache

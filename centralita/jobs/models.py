@@ -20,6 +20,8 @@ class JobKind(StrEnum):
     SLA_ESCALATION = "sla.escalation"
     # An agent's message (ref_id) goes out through its channel's provider (email, SMS).
     CHANNEL_DELIVERY = "channel.delivery"
+    # A chat visitor asked for a copy of their conversation (ref_id) by email.
+    CHAT_TRANSCRIPT = "chat.transcript"
 
 
 class Job(Base):
