@@ -34,6 +34,7 @@ WIDGET = {
     "rate_limited": gettext_noop("Too many messages at once; wait a moment."),
     "failed": gettext_noop("That did not work; check the form and try again."),
     "reconnecting": gettext_noop("Connection lost; reconnecting…"),
+    "snippet": gettext_noop("To add this chat to your site, paste this line into its pages:"),
 }
 
 TRANSCRIPT = {

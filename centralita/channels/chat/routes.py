@@ -1,22 +1,26 @@
 """Web chat: the widget's script and style, the visitor's socket, and the agent's typing signal."""
 
 import uuid
+from html import escape
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
 from pydantic_core import to_json
 
 from centralita.api.deps import TenantContext, require
 from centralita.channels.chat import service
 from centralita.channels.chat.socket import ChatContext, VisitorLimits, converse, pre_chat
 from centralita.channels.chat.tokens import verified
+from centralita.channels.models import ChannelAddress
 from centralita.customers.service import IdentityRules
 from centralita.errors import Conflict, NotFound
 from centralita.events.bus import Event, conversation_topic, emit
 from centralita.identity.permissions import Permission
 from centralita.interactions.models import Channel
 from centralita.interactions.service import get_interaction
+from centralita.tenancy.models import Tenant
 from centralita.tenancy.service import get_tenant_by_slug
 from centralita.web.channel_texts import widget_texts
 
@@ -34,9 +38,7 @@ UNAUTHORISED = 4401
 InteractionsWrite = Annotated[TenantContext, Depends(require(Permission.INTERACTIONS_WRITE))]
 
 
-@router.get("/chat/{tenant_slug}/widget.js", include_in_schema=False)
-async def widget_script(tenant_slug: str, request: Request) -> Response:
-    """The one script a page includes: it builds the widget and talks to this app's origin."""
+async def _widget_of(request: Request, tenant_slug: str) -> tuple[Tenant, ChannelAddress]:
     db = request.app.state.db
     async with db.system_session() as session:
         tenant = await get_tenant_by_slug(session, tenant_slug)
@@ -46,6 +48,13 @@ async def widget_script(tenant_slug: str, request: Request) -> Response:
         address = await service.widget_address(session)
     if address is None:
         raise NotFound("No chat here")
+    return tenant, address
+
+
+@router.get("/chat/{tenant_slug}/widget.js", include_in_schema=False)
+async def widget_script(tenant_slug: str, request: Request) -> Response:
+    """The one script a page includes: it builds the widget and talks to this app's origin."""
+    tenant, address = await _widget_of(request, tenant_slug)
     config = {
         "slug": tenant.slug,
         "name": address.display_name or tenant.name,
@@ -56,6 +65,28 @@ async def widget_script(tenant_slug: str, request: Request) -> Response:
     return Response(
         body, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": CACHE}
     )
+
+
+TRY_PAGE = """<!doctype html>
+<html lang="{locale}"><head><meta charset="utf-8"><title>{name}</title>
+<link rel="icon" href="data:,"></head>
+<body><h1>{name}</h1><p>{snippet_label}</p><pre><code>{snippet}</code></pre>
+<script src="/chat/{slug}/widget.js" defer></script></body></html>"""
+
+
+@router.get("/chat/{tenant_slug}", include_in_schema=False, response_class=HTMLResponse)
+async def try_widget(tenant_slug: str, request: Request) -> HTMLResponse:
+    """A page with nothing but the widget (and its snippet), to try it before embedding it."""
+    tenant, address = await _widget_of(request, tenant_slug)
+    snippet = f'<script src="{request.base_url}chat/{tenant.slug}/widget.js" defer></script>'
+    page = TRY_PAGE.format(
+        locale=tenant.default_locale,
+        name=escape(address.display_name or tenant.name),
+        snippet_label=escape(widget_texts()[tenant.default_locale]["snippet"]),
+        snippet=escape(snippet),
+        slug=tenant.slug,
+    )
+    return HTMLResponse(page)
 
 
 @router.get("/chat/{tenant_slug}/widget.css", include_in_schema=False)
