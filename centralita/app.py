@@ -19,7 +19,13 @@ from centralita import __version__
 from centralita.api import problems
 from centralita.channels.chat.routes import router as chat_router
 from centralita.channels.chat.transcript import transcript_handlers
+from centralita.channels.outbound import delivery_handlers
 from centralita.channels.routes import router as channels_router
+from centralita.channels.sms.routes import router as sms_router
+from centralita.channels.sms.sender import sms_sender
+from centralita.channels.voice.provider import Provider
+from centralita.channels.voice.routes import calls_router
+from centralita.channels.voice.routes import router as voice_router
 from centralita.config import Settings, get_settings
 from centralita.customers.routes import router as customers_router
 from centralita.db.engine import open_database
@@ -28,6 +34,7 @@ from centralita.events.bus import attach, open_bus, wait_for_published
 from centralita.events.hub import Hub
 from centralita.identity.routes import router as identity_router
 from centralita.identity.service import Passwords
+from centralita.interactions.models import Channel
 from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
@@ -104,7 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.router = RoutingRunner(db)
             background.append(asyncio.create_task(app.state.router.run()))
         if settings.jobs_worker:
-            handlers = {**escalations.JOB_HANDLERS, **transcript_handlers(settings)}
+            senders = {Channel.SMS: sms_sender(Provider(settings.telephony_api_base_url))}
+            handlers = {
+                **escalations.JOB_HANDLERS,
+                **transcript_handlers(settings),
+                **delivery_handlers(senders),
+            }
             worker = JobWorker(db, handlers)
             background.append(asyncio.create_task(worker.run()))
         if settings.demo_traffic:
@@ -147,6 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets_router)
     app.include_router(channels_router)
     app.include_router(chat_router)
+    app.include_router(voice_router)
+    app.include_router(calls_router)
+    app.include_router(sms_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

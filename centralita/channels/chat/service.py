@@ -34,7 +34,6 @@ from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
 from centralita.nlu.service import steer
 from centralita.routing import stats
-from centralita.routing.models import Queue
 from centralita.tenancy.models import Tenant
 from centralita.tickets.desk import open_desk
 from centralita.tickets.schemas import TicketCreate
@@ -62,14 +61,6 @@ class PreChat:
     language: str | None
 
 
-@dataclass(frozen=True)
-class Availability:
-    open: bool
-    estimated_wait_seconds: float | None
-    # Closed, or the wait is above the queue's callback threshold: offer "leave a message".
-    leave_message: bool
-
-
 def new_visitor_id() -> str:
     return f"v-{secrets.token_urlsafe(16)}"
 
@@ -86,22 +77,6 @@ async def widget_address(session: AsyncSession) -> ChannelAddress | None:
         .order_by(ChannelAddress.created_at, ChannelAddress.id)
     )
     return (await session.execute(query.limit(1))).scalars().first()
-
-
-async def _queue(session: AsyncSession, name: str | None) -> Queue | None:
-    query = select(Queue)
-    query = query.where(Queue.name == name) if name else query.where(Queue.is_default.is_(True))
-    return (await session.execute(query.limit(1))).scalars().first()
-
-
-async def availability(
-    session: AsyncSession, tenant: Tenant, address: ChannelAddress
-) -> Availability:
-    queue = await _queue(session, address.queue)
-    if queue is None:  # nothing configured: chats wait in no named queue, always open
-        return Availability(open=True, estimated_wait_seconds=None, leave_message=False)
-    seen = await stats.availability(session, tenant, queue)
-    return Availability(seen.open, seen.estimated_wait_seconds, seen.offer_callback)
 
 
 async def _recognised(

@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from centralita.channels.chat import service
 from centralita.channels.chat.tokens import Visitor
 from centralita.channels.models import ChannelAddress
+from centralita.channels.waiting import availability
 from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity, IdentityKind
 from centralita.customers.service import IdentityRules
@@ -135,13 +136,13 @@ def _too_long(ctx: ChatContext, text: str) -> bool:
 async def pre_chat(ctx: ChatContext, visitor: Visitor | None) -> Visitor:
     """Tell the visitor whether anyone can answer; then start a chat or take a message."""
     async with ctx.db.tenant_session(ctx.tenant.id) as session:
-        seen = await service.availability(session, ctx.tenant, ctx.address)
+        seen = await availability(session, ctx.tenant, ctx.address.queue)
     await ctx.send(
         {
             "type": "hello",
             "open": seen.open,
             "estimated_wait_seconds": seen.estimated_wait_seconds,
-            "leave_message": seen.leave_message,
+            "leave_message": seen.offer_alternative,
             "max_chars": ctx.settings.chat_max_message_chars,
         }
     )
