@@ -268,6 +268,10 @@ async def _tell_position(ctx: ChatContext, live: Live) -> None:
             found = await session.get(Interaction, (ctx.tenant.id, live.interaction_id))
             if found is None:
                 return
+            # The database has the last word should an event have been missed.
+            live.state = found.state
+            if found.state != InteractionState.QUEUED:
+                continue
             position, wait = await stats.position_in_queue(session, found)
         await ctx.send({"type": "position", "position": position, "estimated_wait_seconds": wait})
 
