@@ -11,7 +11,13 @@ from pydantic_core import to_json
 
 from centralita.api.deps import TenantContext, require
 from centralita.channels.chat import service
-from centralita.channels.chat.socket import ChatContext, VisitorLimits, converse, pre_chat
+from centralita.channels.chat.socket import (
+    ChatContext,
+    VisitorLimits,
+    converse,
+    has_live_conversation,
+    pre_chat,
+)
 from centralita.channels.chat.tokens import verified
 from centralita.channels.models import ChannelAddress
 from centralita.customers.service import IdentityRules
@@ -158,7 +164,8 @@ async def chat_socket(
     )
     await websocket.accept()
     try:
-        if visitor is None or visitor.conversation_ref is None:
+        if visitor is None or not await has_live_conversation(ctx, visitor):
+            # A returning visitor whose last chat is over starts anew, as the same visitor.
             visitor = await pre_chat(ctx, visitor)
         await converse(ctx, visitor, last_event_id)
     except WebSocketDisconnect:

@@ -203,6 +203,14 @@ class Live:
     agent_id: uuid.UUID | None
 
 
+async def has_live_conversation(ctx: ChatContext, visitor: Visitor) -> bool:
+    if visitor.conversation_ref is None:
+        return False
+    async with ctx.db.tenant_session(ctx.tenant.id) as session:
+        found = await service.conversation_of(session, visitor.conversation_ref)
+    return found is not None and found.state in service.LIVE_STATES
+
+
 async def converse(ctx: ChatContext, visitor: Visitor, last_event_id: str | None) -> None:
     assert visitor.conversation_ref is not None
     # Events committed while the snapshot loads are replayed from here (deduplicated by id).

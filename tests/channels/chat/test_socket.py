@@ -224,8 +224,12 @@ async def test_a_transcript_request_is_queued_as_a_job(chat: ChatWorld) -> None:
         await receive(visitor, "snapshot")
         await send(visitor, type="transcript")
         await receive(visitor, "transcript_queued")
+    async with chat.world.db.tenant_session(chat.world.tenant.id) as session:
+        ours = list((await session.execute(select(Interaction.id))).scalars())
     async with chat.world.db.system_session() as session:
-        jobs = (await session.execute(select(Job).where(Job.kind == JobKind.CHAT_TRANSCRIPT))).all()
+        query = select(Job.ref_id).where(Job.kind == JobKind.CHAT_TRANSCRIPT, Job.ref_id.in_(ours))
+        jobs = list((await session.execute(query)).scalars())
+    assert len(ours) == 2
     assert len(jobs) == 1
 
 

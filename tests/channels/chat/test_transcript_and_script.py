@@ -81,7 +81,12 @@ async def test_a_requested_transcript_is_mailed_in_the_chat_language(
         (handler,) = transcript_handlers(configured).values()
         async with tenant_a.db.system_session() as session:
             job = (
-                await session.execute(select(Job).where(Job.kind == JobKind.CHAT_TRANSCRIPT))
+                await session.execute(
+                    select(Job).where(
+                        Job.kind == JobKind.CHAT_TRANSCRIPT,
+                        Job.ref_id == received.interaction.id,
+                    )
+                )
             ).scalar_one()
             await handler(session, job, utcnow())
     finally:

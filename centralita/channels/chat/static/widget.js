@@ -146,7 +146,8 @@ function finish() {
   ended = true;
   say(T.ended);
   show(composer, false);
-  delete state.token;
+  // The token is kept: a later chat is the same visitor's.
+  state.active = false;
   delete state.last;
   save(state);
 }
@@ -166,6 +167,7 @@ function onMessage(event) {
       break;
     case "started":
       state.token = data.token;
+      state.active = true;
       save(state);
       break;
     case "snapshot":
@@ -278,7 +280,7 @@ input.addEventListener("input", function () {
 });
 copy.addEventListener("click", function () { transmit({ type: "transcript" }); });
 
-if (state.token) {
+if (state.token && state.active) {
   show(panel, true);
   show(launcher, false);
   connect();
