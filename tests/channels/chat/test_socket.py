@@ -14,7 +14,8 @@ from centralita.customers.service import find_or_create
 from centralita.interactions.models import Channel, Interaction, InteractionState, Message
 from centralita.jobs.models import Job, JobKind
 from centralita.tickets.models import Ticket
-from tests.channels.chat.conftest import ChatWorld, receive, send, start_chat
+from tests.channels.chat.conftest import ChatWorld, add_widget, receive, send, start_chat
+from tests.conftest import TenantMaker
 from tests.routing.world import agent_client, session_cookie
 
 
@@ -243,3 +244,16 @@ async def test_the_socket_answers_pings_and_a_missing_widget_is_refused(
         await receive(visitor, "pong")
     bare = await make_tenant(name="Sin chat")
     assert await _closed_with(connect(f"ws://{chat.server}/ws/chat/{bare.slug}")) == 4404
+
+
+async def test_a_widget_limited_to_some_sites_refuses_other_pages(
+    chat: ChatWorld, make_tenant: TenantMaker
+) -> None:
+    shop = await make_tenant(name="Tienda")
+    await add_widget(shop, None, allowed_origins=["https://tienda.example"])
+    uri = f"ws://{chat.server}/ws/chat/{shop.slug}"
+
+    elsewhere = connect(uri, additional_headers={"Origin": "https://evil.example"})
+    assert await _closed_with(elsewhere) == 4403
+    async with connect(uri, additional_headers={"Origin": "https://tienda.example"}) as visitor:
+        assert (await receive(visitor))["type"] == "hello"

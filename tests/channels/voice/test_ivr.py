@@ -2,9 +2,9 @@
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from centralita.channels.models import AddressChannel
+from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.config import Settings
 from centralita.customers.models import Customer, IdentityKind
 from centralita.customers.service import find_or_create
@@ -19,14 +19,21 @@ from tests.routing.world import World, make_world
 CALLER = "+34612345678"
 
 
+# Addresses are unique across the shared test database: each run of this module has its own.
 NUMBER = new_number()
 
 
 @pytest.fixture
 async def world(tenant_a: TenantFixture, settings: Settings) -> World:
-    global NUMBER
-    NUMBER = new_number()
     world = await make_world(tenant_a, settings)
+    async with world.db.system_session() as session:
+        # The number of the previous test (another tenant) is handed over to this one.
+        await session.execute(
+            delete(ChannelAddress).where(
+                ChannelAddress.channel == AddressChannel.VOICE, ChannelAddress.address == NUMBER
+            )
+        )
+        await session.commit()
     await add_number(tenant_a, AddressChannel.VOICE, NUMBER, world.queue.name)
     return world
 
