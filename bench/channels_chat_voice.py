@@ -16,7 +16,7 @@ IVR: signed ``/telephony/voice/incoming`` (caller lookup, queue availability, gr
 flight, each timed from request to the last byte of its TwiML. Prints one JSON object.
 
     .venv/bin/python bench/channels_chat_voice.py [--chats 200] [--rate 50] [--seconds 10]
-        [--calls 300] [--database postgresql|sqlite]
+        [--calls 300] [--ivr-in-flight 4] [--database postgresql|sqlite]
 """
 
 import argparse
@@ -73,7 +73,6 @@ CHATS_PER_AGENT = 3
 WARM_UP_SECONDS = 1.0
 LOST_AFTER_S = 5.0
 CONNECT_CONCURRENCY = 20
-IVR_IN_FLIGHT = 4
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -309,10 +308,10 @@ async def _chat_round_trips(
     await asyncio.sleep(LOST_AFTER_S)
 
 
-async def _ivr(port: int, calls: int) -> dict[str, list[float]]:
+async def _ivr(port: int, calls: int, in_flight: int) -> dict[str, list[float]]:
     base = f"http://127.0.0.1:{port}"
     timings: dict[str, list[float]] = {"incoming": [], "steer": []}
-    limit = asyncio.Semaphore(IVR_IN_FLIGHT)
+    limit = asyncio.Semaphore(in_flight)
 
     async def one(http: httpx.AsyncClient, n: int) -> None:
         caller = f"+3461{n:07d}"
@@ -329,7 +328,7 @@ async def _ivr(port: int, calls: int) -> dict[str, list[float]]:
                 elapsed = (time.perf_counter() - began) * 1000
             if answer.status_code != 200:
                 raise RuntimeError(f"{path} answered {answer.status_code}: {answer.text[:200]}")
-            if n >= IVR_IN_FLIGHT:  # the first few warm connections up
+            if n >= in_flight:  # the first few warm connections up
                 timings[step].append(elapsed)
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -338,7 +337,7 @@ async def _ivr(port: int, calls: int) -> dict[str, list[float]]:
 
 
 async def _measure(
-    url: str, chats: int, rate: float, seconds: float, calls: int, log: Path
+    url: str, chats: int, rate: float, seconds: float, calls: int, in_flight: int, log: Path
 ) -> dict[str, object]:
     agents_needed = -(-chats // CHATS_PER_AGENT)
     tenant_id, agents = await _seed(url, agents_needed)
@@ -354,7 +353,7 @@ async def _measure(
         listeners = [asyncio.create_task(_listen(ws, tally)) for ws in desks]
         drains = [asyncio.create_task(_drain(ws)) for ws in visitors]
         await _chat_round_trips(visitors, rate, seconds, tally)
-        ivr = await _ivr(port, calls)
+        ivr = await _ivr(port, calls, in_flight)
         for task in [*listeners, *drains]:
             task.cancel()
         for ws in [*visitors, *desks]:
@@ -380,7 +379,7 @@ async def _measure(
         "ivr_steer_p99_ms": round(_percentile(ivr["steer"], 0.99), 2),
         "ivr_webhook_p50_ms": round(_percentile(both, 0.5), 2),
         "ivr_webhook_p99_ms": round(_percentile(both, 0.99), 2),
-        "ivr_in_flight": IVR_IN_FLIGHT,
+        "ivr_in_flight": in_flight,
     }
 
 
@@ -390,6 +389,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="visitor messages a second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured chat duration")
     parser.add_argument("--calls", type=int, default=300, help="calls through the phone menu")
+    parser.add_argument("--ivr-in-flight", type=int, default=4, help="webhooks at once")
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     args = parser.parse_args()
 
@@ -404,7 +404,9 @@ def main() -> None:
         try:
             migrate.upgrade(url)
             result = asyncio.run(
-                _measure(url, args.chats, args.rate, args.seconds, args.calls, log)
+                _measure(
+                    url, args.chats, args.rate, args.seconds, args.calls, args.ivr_in_flight, log
+                )
             )
         except BaseException:
             if log.exists():
