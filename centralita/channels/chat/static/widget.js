@@ -166,6 +166,7 @@ function onMessage(event) {
       say(data.open && data.estimated_wait_seconds ? waitingText(0, data.estimated_wait_seconds) : "");
       break;
     case "started":
+      ended = false;
       state.token = data.token;
       state.active = true;
       save(state);
