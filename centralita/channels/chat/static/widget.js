@@ -229,6 +229,8 @@ function connect() {
   socket.addEventListener("message", onMessage);
   socket.addEventListener("close", function (event) {
     socket = null;
+    // Too far behind to replay: the fresh snapshot of the next connection has everything.
+    if (event.reason === "resync") delete state.last;
     if (event.code === 4401 || event.code === 4404) {  // token refused: start afresh
       delete state.token;
       delete state.last;
