@@ -257,3 +257,17 @@ async def test_a_widget_limited_to_some_sites_refuses_other_pages(
     assert await _closed_with(elsewhere) == 4403
     async with connect(uri, additional_headers={"Origin": "https://tienda.example"}) as visitor:
         assert (await receive(visitor))["type"] == "hello"
+
+
+async def test_a_reconnect_from_an_event_long_gone_is_told_to_reload(chat: ChatWorld) -> None:
+    async with chat.connect() as visitor:
+        token = await start_chat(visitor)
+    async with chat.connect(token, last="0190e3b6-0000-7000-8000-000000000000") as visitor:
+        snapshot = await receive(visitor, "snapshot")
+        assert len(snapshot["messages"]) == 1
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(visitor)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.reason == "resync"
+    async with chat.connect(token) as visitor:
+        assert (await receive(visitor, "snapshot"))["state"] == "queued"
