@@ -7,6 +7,7 @@ words and choices (``self_service_context``) and the caller never repeats them.
 
 import math
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +160,9 @@ async def enqueue(
         received.interaction.queue or "default",
         waitUrl=f"{BASE}/wait",
         waitUrlMethod="POST",
+        # Where the call goes once it leaves the queue: to the agent who took it.
+        action=f"{BASE}/bridge",
+        method="POST",
     )
     return twiml
 
@@ -212,6 +216,9 @@ async def waiting(session: AsyncSession, call: Call) -> TwiML:
     """The wait loop (Twilio's ``waitUrl``): place and wait, a callback offer when it is long."""
     twiml = TwiML()
     interaction = await _call_interaction(session, call.sid)
+    if interaction is not None and interaction.state == InteractionState.ACTIVE:
+        # An agent has accepted the call: leave the queue for the Enqueue's action (bridge).
+        return twiml.verb("Leave")
     if interaction is not None:
         position, wait = await stats.position_in_queue(session, interaction)
         if position:
@@ -220,7 +227,12 @@ async def waiting(session: AsyncSession, call: Call) -> TwiML:
                 spoken(call.locale, "position", position=position, minutes=minutes), call.locale
             )
         queue = await queue_named(session, interaction.queue)
-        threshold = queue.callback_threshold_seconds if queue else None
+        # Offered only where callbacks are routable work: the callback waits in this queue.
+        threshold = (
+            queue.callback_threshold_seconds
+            if queue and Channel.CALLBACK in queue.channels
+            else None
+        )
         if threshold is not None and wait is not None and wait > threshold:
             gather = twiml.gather(
                 f"{BASE}/callback", call.locale, input="dtmf", numDigits="1", timeout="5"
@@ -230,8 +242,27 @@ async def waiting(session: AsyncSession, call: Call) -> TwiML:
     if isinstance(music, str):
         twiml.verb("Play", music)
     else:
-        twiml.verb("Pause", length="15")
+        twiml.verb("Pause", length="10")
     return twiml
+
+
+async def bridge(session: AsyncSession, call: Call) -> TwiML:
+    """The call left the queue: put it through to the agent who accepted it."""
+    interaction = await _call_interaction(session, call.sid)
+    if (
+        call.hook.get("QueueResult") != "leave"
+        or interaction is None
+        or interaction.state != InteractionState.ACTIVE
+        or interaction.agent_user_id is None
+    ):
+        return TwiML().verb("Hangup")
+    twiml = TwiML().say(spoken(call.locale, "connecting"), call.locale)
+    return twiml.dial_client(agent_client(interaction.agent_user_id))
+
+
+def agent_client(agent_id: uuid.UUID) -> str:
+    """The agent's softphone identity at the provider."""
+    return f"agent-{agent_id}"
 
 
 async def callback(session: AsyncSession, call: Call) -> TwiML:
@@ -239,6 +270,9 @@ async def callback(session: AsyncSession, call: Call) -> TwiML:
     and priority, and the call itself ends."""
     interaction = await _call_interaction(session, call.sid)
     if call.hook.get("Digits") != "1" or interaction is None:
+        return TwiML().verb("Redirect", f"{BASE}/wait", method="POST")
+    queue = await queue_named(session, interaction.queue)
+    if queue is None or Channel.CALLBACK not in queue.channels:
         return TwiML().verb("Redirect", f"{BASE}/wait", method="POST")
     if interaction.state == InteractionState.QUEUED:
         thread = await interactions.create_interaction(

@@ -75,6 +75,11 @@ async def wait(request: Request) -> Response:
     return await _answer(request, ivr.waiting)
 
 
+@router.post("/bridge")
+async def bridge(request: Request) -> Response:
+    return await _answer(request, ivr.bridge)
+
+
 @router.post("/callback")
 async def callback(request: Request) -> Response:
     return await _answer(request, ivr.callback)
@@ -100,7 +105,7 @@ async def connect(request: Request, agent: Annotated[uuid.UUID, Query()]) -> Res
 
     async def step(session: AsyncSession, call: ivr.Call) -> TwiML:
         twiml = TwiML().say(spoken(call.locale, "connecting"), call.locale)
-        return twiml.dial_client(f"agent-{agent}")
+        return twiml.dial_client(ivr.agent_client(agent))
 
     return await _answer(request, step)
 

@@ -14,7 +14,7 @@ from centralita.routing.models import Queue
 from centralita.tickets.models import Ticket
 from tests.channels.telephony import add_number, new_number, said, signed_post, twiml
 from tests.conftest import TenantFixture
-from tests.routing.world import World, make_world
+from tests.routing.world import World, agent_client, make_world
 
 CALLER = "+34612345678"
 
@@ -144,6 +144,7 @@ async def test_a_long_wait_offers_a_callback_that_keeps_the_callers_place(
         queue = await session.get(Queue, (world.tenant.id, world.queue.id))
         assert queue is not None
         queue.callback_threshold_seconds = 60
+        queue.channels = [*queue.channels, "callback"]
         await session.commit()
     twiml(await signed_post(client, "/telephony/voice/steer", _call(Digits="", SpeechResult="")))
 
@@ -242,3 +243,36 @@ async def test_the_api_never_shows_a_numbers_auth_token(world: World) -> None:
     assert changed.status_code == 200
     # The token kept working: sent back as shown, it was kept as it was.
     assert (await signed_post(http, "/telephony/voice/incoming", _call())).status_code == 200
+
+
+async def test_the_call_leaves_the_queue_for_the_agent_who_accepts_it(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    agent = await world.agent(name="Marta")
+    await world.start_router()
+    enqueued = twiml(await signed_post(client, "/telephony/voice/steer", _call(Digits="2")))
+    enqueue = enqueued.find("Enqueue")
+    assert enqueue is not None
+    assert enqueue.get("action") == "/telephony/voice/bridge"
+    assert twiml(await signed_post(client, "/telephony/voice/wait", _call())).find("Leave") is None
+
+    await world.step()
+    (call,) = await _interactions(world.tenant)
+    http = await agent_client(world, agent)
+    accepted = await http.post(world.tenant.url(f"/interactions/{call.id}/accept"))
+    assert accepted.is_success, accepted.text
+    await http.aclose()
+
+    assert (
+        twiml(await signed_post(client, "/telephony/voice/wait", _call())).find("Leave") is not None
+    )
+    bridged = twiml(
+        await signed_post(client, "/telephony/voice/bridge", _call(QueueResult="leave"))
+    )
+    dialled = bridged.find("Dial/Client")
+    assert dialled is not None
+    assert dialled.text == f"agent-{agent.id}"
+    hung_up = twiml(
+        await signed_post(client, "/telephony/voice/bridge", _call(QueueResult="hangup"))
+    )
+    assert hung_up.find("Hangup") is not None
