@@ -17,6 +17,8 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.channels.chat.routes import router as chat_router
+from centralita.channels.chat.transcript import transcript_handlers
 from centralita.channels.email.imap import ImapPoller
 from centralita.channels.email.jobs import email_handlers, email_sender
 from centralita.channels.email.outbound import Relay
@@ -24,6 +26,11 @@ from centralita.channels.email.routes import router as email_router
 from centralita.channels.email.smtp import start_listener
 from centralita.channels.outbound import Sender, delivery_handlers
 from centralita.channels.routes import router as channels_router
+from centralita.channels.sms.routes import router as sms_router
+from centralita.channels.sms.sender import sms_sender
+from centralita.channels.voice.provider import Provider
+from centralita.channels.voice.routes import calls_router
+from centralita.channels.voice.routes import router as voice_router
 from centralita.config import Settings, get_settings
 from centralita.customers.routes import router as customers_router
 from centralita.db.engine import open_database
@@ -99,13 +106,15 @@ class SecurityHeaders:
 def job_handlers(settings: Settings) -> dict[str, JobHandler]:
     """Every durable job this process can run, with the channel senders the settings configure."""
     handlers: dict[str, JobHandler] = dict(escalations.JOB_HANDLERS)
-    senders: dict[Channel, Sender] = {}
+    senders: dict[Channel, Sender] = {
+        Channel.SMS: sms_sender(Provider(settings.telephony_api_base_url)),
+    }
     relay = Relay.from_settings(settings)
     if relay is not None:
         senders[Channel.EMAIL] = email_sender(relay)
         handlers.update(email_handlers(relay))
-    if senders:
-        handlers.update(delivery_handlers(senders))
+        handlers.update(transcript_handlers(relay))
+    handlers.update(delivery_handlers(senders))
     return handlers
 
 
@@ -176,6 +185,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(email_router)
     app.include_router(wfm_router)
     app.include_router(wfm_pages_router)
+    app.include_router(chat_router)
+    app.include_router(voice_router)
+    app.include_router(calls_router)
+    app.include_router(sms_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

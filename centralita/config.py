@@ -88,6 +88,22 @@ class Settings(BaseSettings):
         default=None, description="The channel address the polled mailbox receives for."
     )
     imap_poll_seconds: float = Field(default=60.0, gt=0)
+    chat_max_message_chars: int = Field(default=2000, ge=1, le=20_000)
+    chat_messages_per_minute: int = Field(
+        default=20, ge=1, description="Messages one chat visitor may send per minute."
+    )
+    chat_position_interval_seconds: float = Field(
+        default=10.0, gt=0, description="How often a waiting chat is told its place in the queue."
+    )
+    telephony_api_base_url: str = Field(
+        default="https://api.twilio.com",
+        description="The provider's REST API (Twilio's format) for outbound calls and SMS.",
+    )
+    telephony_public_base_url: str | None = Field(
+        default=None,
+        description="The public https://host the provider calls, when a proxy changes the URL "
+        "this app sees (webhook signatures are computed over the public URL).",
+    )
 
 
 @lru_cache

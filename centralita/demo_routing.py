@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita.channels.chat import service as chat
+from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.config import Settings
-from centralita.customers.models import Customer
+from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
 from centralita.customers.service import IdentityRules
 from centralita.db.engine import Database
 from centralita.db.scoping import use_system_scope, use_tenant_scope
@@ -56,6 +58,13 @@ SECONDS_TO_ANSWER = (1.0, 4.0)
 HANDLE_SECONDS_MEDIAN = 45.0
 PATIENCE_SECONDS = (40.0, 240.0)
 TICK_SECONDS = 1.0
+# Each demo company's phone line (voice and SMS); its provider account is set up by whoever
+# connects the demo to a real provider (the auth token goes into the address settings).
+DEMO_NUMBERS = {
+    "banco-horizonte": "+34910000100",
+    "movilia": "+525510000200",
+    "bloom-flowers": "+442079460300",
+}
 
 
 async def seed_routing(
@@ -98,8 +107,36 @@ async def seed_routing(
                         tenant_id=tenant.id, user_id=agent.id, skill_id=skill_id, level=level
                     )
                 )
+    await _seed_addresses(session, tenant, queue_names[0] if queue_names else None)
     await session.flush()
     await use_system_scope(session)
+
+
+async def _seed_addresses(session: AsyncSession, tenant: Tenant, queue: str | None) -> None:
+    """A chat widget (its script at /chat/{slug}/widget.js) and a phone line for voice and SMS."""
+    session.add(
+        ChannelAddress(
+            tenant_id=tenant.id,
+            channel=AddressChannel.CHAT,
+            address=f"widget-{tenant.slug}",
+            display_name=tenant.name,
+            queue=queue,
+            settings={},
+        )
+    )
+    number = DEMO_NUMBERS.get(tenant.slug)
+    if number is not None:
+        for channel in (AddressChannel.VOICE, AddressChannel.SMS):
+            session.add(
+                ChannelAddress(
+                    tenant_id=tenant.id,
+                    channel=channel,
+                    address=number,
+                    display_name=tenant.name,
+                    queue=queue,
+                    settings={},
+                )
+            )
 
 
 async def seed_profiles(
@@ -172,6 +209,12 @@ class DemoTraffic:
             if customer is None or not names:
                 return
             channel = self.rng.choices(list(LIVE_CHANNELS), weights=list(LIVE_CHANNELS.values()))[0]
+            rules = IdentityRules.for_tenant(tenant, self.settings.secret_key)
+            widget = await chat.widget_address(session) if channel == Channel.CHAT else None
+            if widget is not None:
+                await self._chat(session, tenant, widget, customer, rules)
+                await session.commit()
+                return
             await interactions.create_interaction(
                 session,
                 tenant,
@@ -185,9 +228,41 @@ class DemoTraffic:
                         author_kind=AuthorKind.CUSTOMER, text=SAYS[tenant.default_locale]
                     ),
                 ),
-                IdentityRules.for_tenant(tenant, self.settings.secret_key),
+                rules,
             )
             await session.commit()
+
+    async def _chat(
+        self,
+        session: AsyncSession,
+        tenant: Tenant,
+        widget: ChannelAddress,
+        customer: Customer,
+        rules: IdentityRules,
+    ) -> None:
+        """A returning visitor opens the widget: the chat adapter's own path, as from a page."""
+        email = await session.scalar(
+            select(CustomerIdentity.value).where(
+                CustomerIdentity.customer_id == customer.id,
+                CustomerIdentity.kind == IdentityKind.EMAIL,
+            )
+        )
+        await chat.start(
+            session,
+            tenant,
+            widget,
+            rules,
+            visitor_id=f"v-demo-{customer.id.hex}",
+            conversation_ref=chat.new_conversation_ref(),
+            form=chat.PreChat(
+                name=customer.display_name,
+                email=email,
+                topic=SUBJECTS[tenant.default_locale],
+                text=SAYS[tenant.default_locale],
+                language=tenant.default_locale,
+            ),
+            client_id=uuid.uuid4().hex,
+        )
 
     async def _agents_work(self, now: float) -> None:
         """Pool agents answer their offers after a moment and finish their work after a while."""

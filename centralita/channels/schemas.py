@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from centralita.channels.models import AddressChannel
 from centralita.schemas import Read, Strict
@@ -33,6 +33,11 @@ class AddressUpdate(Strict):
     settings: dict[str, Any] | None = None
 
 
+# Settings that configure an address but never leave the API (a provider's auth token).
+SECRET_SETTINGS = frozenset({"auth_token"})
+SHOWN_SECRET = "<set>"  # noqa: S105 - what is shown instead of a secret
+
+
 class AddressOut(Read):
     id: uuid.UUID
     channel: AddressChannel
@@ -42,3 +47,8 @@ class AddressOut(Read):
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("settings")
+    @classmethod
+    def _without_secrets(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        return {k: (SHOWN_SECRET if k in SECRET_SETTINGS else v) for k, v in settings.items()}

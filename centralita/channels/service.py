@@ -9,7 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.channels.models import AddressChannel, ChannelAddress
-from centralita.channels.schemas import MAX_SETTINGS_BYTES, AddressCreate, AddressUpdate
+from centralita.channels.schemas import (
+    MAX_SETTINGS_BYTES,
+    SECRET_SETTINGS,
+    SHOWN_SECRET,
+    AddressCreate,
+    AddressUpdate,
+)
 from centralita.customers.models import IdentityKind
 from centralita.customers.service import IdentityRules, checked_identity
 from centralita.errors import Conflict, InvalidInput, NotFound
@@ -99,7 +105,16 @@ async def update_address(
 ) -> ChannelAddress:
     row = await get_address(session, address_id)
     _check_settings(data.settings)
-    before, after = apply_changes(row, data.model_dump(exclude_unset=True))
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("settings") is not None:
+        # The API shows a secret as "<set>": left out or sent back so, it is kept as it was.
+        kept = {
+            k: v
+            for k, v in row.settings.items()
+            if k in SECRET_SETTINGS and changes["settings"].get(k, SHOWN_SECRET) == SHOWN_SECRET
+        }
+        changes["settings"] = {**changes["settings"], **kept}
+    before, after = apply_changes(row, changes)
     if after:
         await session.flush()
         record_audit(

@@ -26,6 +26,8 @@ class JobKind(StrEnum):
     EMAIL_ACKNOWLEDGEMENT = "email.acknowledgement"
     # The confirmation of a ticket opened on the web portal (ref_id: the ticket).
     EMAIL_CONFIRMATION = "email.confirmation"
+    # A chat visitor asked for a copy of their conversation (ref_id) by email.
+    CHAT_TRANSCRIPT = "chat.transcript"
 
 
 class Job(Base):

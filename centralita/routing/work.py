@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import new_id, utcnow
 from centralita.errors import Conflict, InvalidInput
-from centralita.events.bus import Event, emit, supervisors_topic, user_topic
+from centralita.events.bus import Event, conversation_topic, emit, supervisors_topic, user_topic
 from centralita.events.service import Actor
 from centralita.interactions.models import AuthorKind, Interaction, InteractionState
 from centralita.interactions.schemas import MessageIn
@@ -62,7 +62,12 @@ def work_event(kind: str, interaction: Interaction, agent_id: uuid.UUID, **data:
             "subject": interaction.subject,
             **data,
         },
-        recipients=(user_topic(agent_id), supervisors_topic(interaction.tenant_id)),
+        # The customer's side (a chat widget) learns who serves it and when it ends.
+        recipients=(
+            user_topic(agent_id),
+            supervisors_topic(interaction.tenant_id),
+            conversation_topic(interaction.id),
+        ),
     )
 
 
@@ -199,6 +204,8 @@ async def end_conversation(
     held = await _held_by(session, actor, interaction_id, Outcome.ACCEPTED)
     change_state(held.interaction, State.WRAP_UP, actor)
     announce_change(session, held.interaction)
+    agent = held.assignment.agent_user_id
+    emit(session, work_event("interaction.conversation_ended", held.interaction, agent))
     await session.flush()
     return held.interaction
 

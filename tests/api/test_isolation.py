@@ -304,6 +304,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/release"): {},
     ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/dismiss"): {},
     ("POST", f"{TENANT_PREFIX}/wfm/schedules/{{schedule_id}}/publish"): {},
+    ("POST", f"{TENANT_PREFIX}/interactions/{{interaction_id}}/typing"): {},
 }
 
 

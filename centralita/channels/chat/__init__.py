@@ -1,0 +1,1 @@
+"""Web chat: the embeddable widget and the visitor's WebSocket."""

@@ -1,0 +1,1 @@
+"""SMS through the telephony provider: inbound webhooks into conversations, outbound by REST."""

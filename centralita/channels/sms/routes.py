@@ -1,0 +1,45 @@
+"""Inbound SMS webhook: a text becomes (or continues) the customer's SMS conversation."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from centralita.channels.inbound import Inbound, receive
+from centralita.channels.models import AddressChannel
+from centralita.channels.voice.twiml import TwiML
+from centralita.channels.voice.webhook import verified_webhook
+from centralita.customers.models import IdentityKind
+from centralita.customers.service import IdentityRules
+from centralita.errors import InvalidInput
+from centralita.interactions.models import Channel
+from centralita.interactions.schemas import MAX_TEXT
+from centralita.nlu.service import steer
+
+router = APIRouter(prefix="/telephony/sms", tags=["telephony"], include_in_schema=False)
+
+
+@router.post("/incoming")
+async def incoming(request: Request) -> Response:
+    hook = await verified_webhook(request, AddressChannel.SMS)
+    text, sid = hook.get("Body"), hook.get("MessageSid")
+    if not text or not sid:
+        raise InvalidInput("An SMS needs a MessageSid and a Body")
+    rules = IdentityRules.for_tenant(hook.tenant, request.app.state.settings.secret_key)
+    async with request.app.state.db.tenant_session(hook.tenant.id) as session:
+        steering = await steer(session, hook.tenant.id, text)
+        await receive(
+            session,
+            hook.tenant,
+            Inbound(
+                channel=Channel.SMS,
+                provider_ref=sid,
+                sender_kind=IdentityKind.PHONE,
+                sender=hook.get("From"),
+                text=text[:MAX_TEXT],
+                queue=(steering.queue if steering else None) or hook.address.queue,
+                self_service_context={"intent": steering.intent} if steering else {},
+            ),
+            rules,
+        )
+        # Stored before the provider is told it arrived: a lost answer only means a retry.
+        await session.commit()
+    return TwiML().response()

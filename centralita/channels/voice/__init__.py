@@ -1,0 +1,1 @@
+"""Voice (and the telephony pieces SMS shares): TwiML webhooks, signatures, the provider's REST."""

@@ -1,0 +1,61 @@
+"""The provider's REST API in Twilio's format: place a call, send an SMS.
+
+Accounts are per phone number (``account_sid`` and ``auth_token`` in the number's channel
+address settings); the base URL is configurable, so SignalWire, Telnyx TeXML or a local test
+server speak the same requests.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from centralita.channels.models import ChannelAddress
+from centralita.channels.voice.webhook import AUTH_TOKEN
+
+ACCOUNT_SID = "account_sid"
+TIMEOUT_S = 10.0
+
+
+class ProviderError(RuntimeError):
+    """The provider refused or could not be reached (a delivery job retries later)."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    base_url: str
+
+    async def _post(
+        self, address: ChannelAddress, resource: str, data: dict[str, str], key: str | None
+    ) -> dict[str, Any]:
+        sid, token = address.settings.get(ACCOUNT_SID), address.settings.get(AUTH_TOKEN)
+        if not isinstance(sid, str) or not isinstance(token, str):
+            raise ProviderError(f"the number {address.address} has no provider account")
+        url = f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{sid}/{resource}.json"
+        # Providers that honour it make a repeated attempt (after a crash) send nothing twice.
+        headers = {"Idempotency-Key": key} if key else {}
+        try:
+            async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
+                answer = await http.post(url, data=data, auth=(sid, token), headers=headers)
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"the provider could not be reached: {exc}") from exc
+        if answer.status_code >= 300:
+            raise ProviderError(f"the provider answered {answer.status_code}: {answer.text[:300]}")
+        body: dict[str, Any] = answer.json()
+        return body
+
+    async def call(self, address: ChannelAddress, to: str, url: str, status_callback: str) -> str:
+        """Place a call from ``address`` to ``to``; the provider fetches ``url`` once answered.
+        Returns the call's sid."""
+        data = {
+            "To": to,
+            "From": address.address,
+            "Url": url,
+            "StatusCallback": status_callback,
+            "StatusCallbackEvent": "initiated ringing answered completed",
+        }
+        return str((await self._post(address, "Calls", data, None))["sid"])
+
+    async def message(self, address: ChannelAddress, to: str, body: str, key: str) -> str:
+        data = {"To": to, "From": address.address, "Body": body}
+        return str((await self._post(address, "Messages", data, key))["sid"])
