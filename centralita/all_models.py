@@ -4,6 +4,7 @@ from centralita.api import models as api_models
 from centralita.customers import models as customers_models
 from centralita.db.base import Base
 from centralita.events import models as events_models
+from centralita.events import outbox  # noqa: F401 - records committed events durably
 from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
@@ -11,6 +12,7 @@ from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
 from centralita.tenancy import models as tenancy_models
 from centralita.tickets import models as tickets_models
+from centralita.webhooks import models as webhooks_models
 
 MODEL_MODULES = (
     tenancy_models,
@@ -23,6 +25,7 @@ MODEL_MODULES = (
     routing_models,
     sla_models,
     tickets_models,
+    webhooks_models,
 )
 
 metadata = Base.metadata

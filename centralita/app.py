@@ -26,6 +26,7 @@ from centralita.events.hub import Hub
 from centralita.identity.routes import router as identity_router
 from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
+from centralita.jobs.models import JobKind
 from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
 from centralita.routing.routes import agents_router, realtime_router
@@ -37,6 +38,9 @@ from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
+from centralita.webhooks import service as webhooks
+from centralita.webhooks.dispatcher import WebhookDispatcher
+from centralita.webhooks.routes import router as webhooks_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -101,8 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.router = RoutingRunner(db)
             background.append(asyncio.create_task(app.state.router.run()))
         if settings.jobs_worker:
-            worker = JobWorker(db, escalations.JOB_HANDLERS)
+            worker = JobWorker(
+                db,
+                {
+                    **escalations.JOB_HANDLERS,
+                    JobKind.WEBHOOK_FANOUT: webhooks.fan_out,
+                },
+            )
             background.append(asyncio.create_task(worker.run()))
+            background.append(asyncio.create_task(WebhookDispatcher(db, settings).run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         try:
@@ -142,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_router)
     app.include_router(tickets_router)
     app.include_router(web_router)
+    app.include_router(webhooks_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=64)
     default_locale: str = Field(default="es", pattern="^(es|en)$")
     log_level: str = Field(default="info")
+    webhooks_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhooks reach 127.0.0.1 / ::1. For tests and local receivers only: "
+        "private, link-local and metadata addresses stay refused.",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_hours: int = Field(
+        default=72, ge=1, description="How long a webhook delivery is retried before it fails."
+    )
+    webhook_concurrency: int = Field(
+        default=50, ge=1, description="Webhook attempts in flight at once in each process."
+    )
 
 
 @lru_cache

@@ -27,6 +27,9 @@ class Permission(StrEnum):
     TICKETS_WRITE = "tickets.write"
     TICKETS_MANAGE = "tickets.manage"
     SLA_MANAGE = "sla.manage"
+    WEBHOOKS_MANAGE = "webhooks.manage"
+    RULES_MANAGE = "rules.manage"
+    SURVEYS_MANAGE = "surveys.manage"
 
 
 _AGENT = {
@@ -45,6 +48,8 @@ _SUPERVISOR = _AGENT | {
     Permission.ROUTING_MANAGE,
     Permission.SLA_MANAGE,
     Permission.TICKETS_MANAGE,
+    Permission.RULES_MANAGE,
+    Permission.SURVEYS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

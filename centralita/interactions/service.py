@@ -18,6 +18,7 @@ from centralita.customers.service import IdentityRules, checked_identity, find_o
 from centralita.db.base import new_id, utcnow
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, FieldError, InvalidInput, NotFound
+from centralita.events.bus import Event, emit, supervisors_topic
 from centralita.events.service import Actor
 from centralita.interactions.models import (
     INITIAL_STATES,
@@ -126,6 +127,29 @@ def announce_change(session: AsyncSession, interaction: Interaction) -> None:
     schedule(session, JobKind.ROUTING_WORK, ref_id=interaction.id)
 
 
+def interaction_event(kind: str, interaction: Interaction) -> Event:
+    """An event about one piece of work, for the tenant's supervisors (and webhooks and rules)."""
+    return Event(
+        type=kind,
+        tenant=interaction.tenant_id,
+        data={
+            "interaction_id": interaction.id,
+            "customer_id": interaction.customer_id,
+            "channel": interaction.channel,
+            "direction": interaction.direction,
+            "state": interaction.state,
+            "queue": interaction.queue,
+            "priority": interaction.priority,
+            "agent_id": interaction.agent_user_id,
+            "language": interaction.language,
+            "topic": interaction.topic,
+            "queued_at": interaction.queued_at,
+            "ended_at": interaction.ended_at,
+        },
+        recipients=(supervisors_topic(interaction.tenant_id),),
+    )
+
+
 def new_message(interaction: Interaction, data: MessageIn, actor: Actor, now: datetime) -> Message:
     return Message(
         tenant_id=interaction.tenant_id,
@@ -211,6 +235,7 @@ async def create_interaction(
         await session.flush()
     else:
         await _add_once_per_external_ref(session, interaction, messages)
+    emit(session, interaction_event("interaction.created", interaction))
     return InteractionThread(interaction, messages)
 
 
@@ -296,11 +321,14 @@ async def update_interaction(
     interaction = await get_interaction(session, interaction_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     target = changes.pop("state", None)
-    if target is not None and target != interaction.state:
+    moved = target is not None and target != interaction.state
+    if moved:
         change_state(interaction, target, actor)
     for name, value in changes.items():
         setattr(interaction, name, value)
     if target is not None or changes.keys() & ROUTED_FIELDS:
         announce_change(session, interaction)
+    if moved and target == State.ABANDONED:
+        emit(session, interaction_event("interaction.abandoned", interaction))
     await session.flush()
     return interaction

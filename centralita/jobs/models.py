@@ -18,6 +18,18 @@ class JobKind(StrEnum):
     ROUTING_QUEUE = "routing.queue"
     # An SLA target (ref_id) reaches its next escalation step or its deadline.
     SLA_ESCALATION = "sla.escalation"
+    # A recorded tenant event (ref_id, in event_log) becomes one delivery per matching webhook
+    # subscription; and is matched against the tenant's rules.
+    WEBHOOK_FANOUT = "webhooks.fanout"
+    AUTOMATION_EVENT = "automation.event"
+    # One webhook delivery (ref_id) is due for its next attempt; the webhook dispatcher leases it.
+    WEBHOOK_DELIVERY = "webhooks.delivery"
+    # A callback (ref_id) becomes routable work when due; or lapses at its expiry.
+    CALLBACK_DUE = "callbacks.due"
+    CALLBACK_EXPIRY = "callbacks.expiry"
+    # An outbound message (ref_id, in outbound_messages) waits for its channel to send it: the
+    # channel packages consume this kind (see centralita/outbound/).
+    OUTBOUND_SEND = "outbound.send"
 
 
 class Job(Base):

@@ -17,8 +17,11 @@ import pytest
 
 from centralita.app import create_app
 from centralita.config import Settings
+from centralita.db.base import new_id, utcnow
+from centralita.events.models import EventRecord
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
+from centralita.webhooks import service as webhooks
 from tests.conftest import TEST_ACTOR, TenantFixture
 
 MARKER = "Zq-isolation-marker"
@@ -174,6 +177,23 @@ async def _ticket_view(tenant: TenantFixture) -> str:
     return await _created(tenant, "/ticket-views", {"name": MARKER, "shared": True})
 
 
+async def _webhook(tenant: TenantFixture) -> str:
+    body = {"url": "http://8.8.8.8/hook", "event_types": ["ticket.created"], "description": MARKER}
+    return await _created(tenant, "/webhooks", body)
+
+
+async def _webhook_delivery(tenant: TenantFixture) -> str:
+    async with tenant.db.tenant_session(tenant.id) as session:
+        subscription = await webhooks.get_subscription(session, uuid.UUID(await _webhook(tenant)))
+        record = EventRecord(
+            tenant_id=tenant.id, id=new_id(), type="ticket.created", data={}, at=utcnow()
+        )
+        session.add(record)
+        delivery = webhooks.add_delivery(session, subscription, record, utcnow())
+        await session.commit()
+        return str(delivery.id)
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
@@ -192,6 +212,8 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "field_id": _custom_field,
     "template_id": _template,
     "view_id": _ticket_view,
+    "subscription_id": _webhook,
+    "delivery_id": _webhook_delivery,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -239,6 +261,11 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/ticket-fields/{{field_id}}"): {"required": False},
     ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
+    ("PATCH", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}"): {"description": "Renamed"},
+    ("POST", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}/replay"): {
+        "since": "2020-01-01T00:00:00Z"
+    },
+    ("POST", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}/deliveries/{{delivery_id}}/replay"): {},
 }
 
 
