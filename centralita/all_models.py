@@ -1,6 +1,8 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from centralita.api import models as api_models
+from centralita.automation import models as automation_models
+from centralita.callbacks import models as callbacks_models
 from centralita.customers import models as customers_models
 from centralita.db.base import Base
 from centralita.events import models as events_models
@@ -8,8 +10,10 @@ from centralita.events import outbox  # noqa: F401 - records committed events du
 from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
+from centralita.outbound import models as outbound_models
 from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
+from centralita.surveys import models as surveys_models
 from centralita.tenancy import models as tenancy_models
 from centralita.tickets import models as tickets_models
 from centralita.webhooks import models as webhooks_models
@@ -26,6 +30,10 @@ MODEL_MODULES = (
     sla_models,
     tickets_models,
     webhooks_models,
+    outbound_models,
+    callbacks_models,
+    automation_models,
+    surveys_models,
 )
 
 metadata = Base.metadata

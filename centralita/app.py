@@ -17,6 +17,10 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.automation import service as automation
+from centralita.automation.routes import router as automation_router
+from centralita.callbacks import service as callbacks
+from centralita.callbacks.routes import router as callbacks_router
 from centralita.config import Settings, get_settings
 from centralita.customers.routes import router as customers_router
 from centralita.db.engine import open_database
@@ -33,6 +37,8 @@ from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
 from centralita.sla.routes import router as sla_router
+from centralita.surveys.routes import pages as survey_pages
+from centralita.surveys.routes import router as surveys_router
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
@@ -110,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 {
                     **escalations.JOB_HANDLERS,
                     JobKind.WEBHOOK_FANOUT: webhooks.fan_out,
+                    JobKind.AUTOMATION_EVENT: automation.evaluator(settings),
+                    **callbacks.JOB_HANDLERS,
                 },
             )
             background.append(asyncio.create_task(worker.run()))
@@ -154,6 +162,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets_router)
     app.include_router(web_router)
     app.include_router(webhooks_router)
+    app.include_router(automation_router)
+    app.include_router(callbacks_router)
+    app.include_router(surveys_router)
+    app.include_router(survey_pages)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

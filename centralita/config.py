@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     webhook_retry_hours: int = Field(
         default=72, ge=1, description="How long a webhook delivery is retried before it fails."
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where customers reach this installation: survey links start with it.",
+    )
     webhook_concurrency: int = Field(
         default=50, ge=1, description="Webhook attempts in flight at once in each process."
     )

@@ -127,6 +127,12 @@ def announce_change(session: AsyncSession, interaction: Interaction) -> None:
     schedule(session, JobKind.ROUTING_WORK, ref_id=interaction.id)
 
 
+def _waited_seconds(interaction: Interaction) -> float | None:
+    """How long the work waited in a queue before it was answered or abandoned, if it was."""
+    start, end = interaction.queued_at, interaction.answered_at or interaction.ended_at
+    return (end - start).total_seconds() if start and end else None
+
+
 def interaction_event(kind: str, interaction: Interaction) -> Event:
     """An event about one piece of work, for the tenant's supervisors (and webhooks and rules)."""
     return Event(
@@ -145,6 +151,7 @@ def interaction_event(kind: str, interaction: Interaction) -> Event:
             "topic": interaction.topic,
             "queued_at": interaction.queued_at,
             "ended_at": interaction.ended_at,
+            "waited_seconds": _waited_seconds(interaction),
         },
         recipients=(supervisors_topic(interaction.tenant_id),),
     )

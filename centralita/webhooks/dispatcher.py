@@ -13,14 +13,13 @@ down: deliveries are retried with exponential back-off and jitter for ``webhook_
 """
 
 import asyncio
-import email.utils
 import ipaddress
 import logging
 import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -34,6 +33,14 @@ from centralita.db.engine import Database
 from centralita.jobs.models import Job, JobKind
 from centralita.webhooks import ssrf
 from centralita.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from centralita.webhooks.policy import (
+    BREAKER_THRESHOLD,
+    REDIRECTS,
+    Outcome,
+    breaker_open_for,
+    parse_retry_after,
+    retry_delay,
+)
 from centralita.webhooks.service import stop_subscription
 from centralita.webhooks.signing import signed_headers
 
@@ -41,60 +48,25 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 IDLE_SECONDS = 0.5
+RECORD_EVERY_SECONDS = 0.05
 MAX_REDIRECTS = 3
-FIRST_RETRY = timedelta(seconds=5)
-MAX_RETRY = timedelta(hours=1)
-MAX_RETRY_AFTER = timedelta(hours=24)
-BREAKER_THRESHOLD = 5
-BREAKER_FIRST_OPEN = timedelta(seconds=30)
-BREAKER_MAX_OPEN = timedelta(minutes=30)
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-def retry_delay(failures: int, rng: random.Random) -> timedelta:
-    """Exponential back-off with jitter after ``failures`` failed attempts (5 s, 10 s ... 1 h).
-
-    The jitter (between half and all of the step) spreads the retries of many deliveries that
-    failed together, so a receiver coming back is not met by all of them at one instant.
-    """
-    step: timedelta = min(FIRST_RETRY * 2 ** (failures - 1), MAX_RETRY)
-    return step * rng.uniform(0.5, 1.0)
-
-
-def breaker_open_for(trips: int) -> timedelta:
-    opened: timedelta = min(BREAKER_FIRST_OPEN * 2 ** (trips - 1), BREAKER_MAX_OPEN)
-    return opened
-
-
-def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as seconds or an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        delay = timedelta(seconds=int(value))
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        delay = when - now
-    return max(timedelta(0), min(delay, MAX_RETRY_AFTER))
 
 
 @dataclass(frozen=True)
-class Outcome:
-    status_code: int | None = None
-    error: str | None = None
-    retry_after: timedelta | None = None
-    # The URL (or a redirect) led to an address webhooks may not reach.
-    blocked: bool = False
+class Attempt:
+    """One leased delivery, with everything needed to send it outside any transaction."""
 
-    @property
-    def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+    job_id: int
+    delivery_id: uuid.UUID
+    subscription_key: tuple[uuid.UUID, uuid.UUID]
+    url: str
+    secret: str
+    message_id: str
+    body: bytes
+    at: datetime
+    # No failures counted and no breaker: a success need not touch the subscription row, which
+    # concurrent deliveries to the endpoint would otherwise all wait for.
+    endpoint_healthy: bool
 
 
 def _pinned(target: ssrf.Target) -> tuple[str, dict[str, str], dict[str, str]]:
@@ -135,25 +107,31 @@ class WebhookDispatcher:
         await self.client.aclose()
 
     async def run(self) -> None:
-        """Attempt due deliveries until cancelled, keeping up to ``concurrency`` in flight."""
-        in_flight: set[asyncio.Task[None]] = set()
+        """Attempt due deliveries until cancelled, keeping up to ``concurrency`` in flight.
+
+        Outcomes are recorded in batches, whatever has finished each time round, so a busy
+        dispatcher commits a few times a second rather than once per delivery.
+        """
+        in_flight: set[asyncio.Task[tuple[Attempt, Outcome]]] = set()
         try:
             while True:
+                leased: list[Attempt] = []
                 free = self.concurrency - len(in_flight)
-                leased: list[tuple[int, uuid.UUID]] = []
                 if free > 0:
                     try:
                         leased = await self.lease(free)
                     except Exception:
                         logger.exception("webhooks: leasing failed; trying again")
-                for job_id, delivery_id in leased:
-                    task = asyncio.create_task(self.attempt(job_id, delivery_id))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if not leased:
+                in_flight.update(asyncio.create_task(self._send(a)) for a in leased)
+                if not in_flight:
                     await asyncio.sleep(IDLE_SECONDS)
-                elif free <= len(leased):
-                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                done, in_flight = await asyncio.wait(
+                    in_flight,
+                    timeout=RECORD_EVERY_SECONDS if leased else IDLE_SECONDS,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                await self._record_safely([task.result() for task in done])
         finally:
             for task in in_flight:
                 task.cancel()
@@ -161,12 +139,13 @@ class WebhookDispatcher:
             await self.aclose()
 
     async def step(self) -> int:
-        """Lease one batch of due deliveries and attempt them all; how many were leased."""
+        """Lease one batch of due deliveries, attempt them all, record; how many were leased."""
         leased = await self.lease(self.concurrency)
-        await asyncio.gather(*(self.attempt(job_id, ref) for job_id, ref in leased))
+        await self._record_safely(list(await asyncio.gather(*(self._send(a) for a in leased))))
         return len(leased)
 
-    async def lease(self, limit: int) -> list[tuple[int, uuid.UUID]]:
+    async def lease(self, limit: int) -> list[Attempt]:
+        """Lease due jobs and read what to send; settle those with nothing to send now."""
         now = self.clock()
         async with self.db.system_session() as session:
             query = (
@@ -176,64 +155,103 @@ class WebhookDispatcher:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-            rows = [(job_id, ref) for job_id, ref in await session.execute(query) if ref]
-            if rows:
-                await session.execute(
-                    update(Job)
-                    .where(Job.id.in_([job_id for job_id, _ in rows]))
-                    .values(due_at=now + LEASE, attempts=Job.attempts + 1)
+            jobs = {ref: job_id for job_id, ref in await session.execute(query) if ref}
+            if not jobs:
+                await session.commit()
+                return []
+            await session.execute(
+                update(Job)
+                .where(Job.id.in_(list(jobs.values())))
+                .values(due_at=now + LEASE, attempts=Job.attempts + 1)
+            )
+            deliveries = list(
+                (
+                    await session.execute(
+                        select(WebhookDelivery).where(WebhookDelivery.id.in_(list(jobs)))
+                    )
+                ).scalars()
+            )
+            keys = {(d.tenant_id, d.subscription_id) for d in deliveries}
+            subscriptions = {
+                (s.tenant_id, s.id): s
+                for s in (
+                    await session.execute(
+                        select(WebhookSubscription).where(
+                            WebhookSubscription.id.in_([key[1] for key in keys])
+                        )
+                    )
+                ).scalars()
+            }
+            found = {d.id: d for d in deliveries}
+            attempts = []
+            for delivery_id, job_id in jobs.items():
+                delivery = found.get(delivery_id)
+                subscription = (
+                    subscriptions.get((delivery.tenant_id, delivery.subscription_id))
+                    if delivery is not None
+                    else None
                 )
-            await session.commit()
-        return rows
-
-    async def attempt(self, job_id: int, delivery_id: uuid.UUID) -> None:
-        try:
-            await self._attempt(job_id, delivery_id)
-        except Exception:
-            # The lease runs out and the delivery is attempted again.
-            logger.exception("webhooks: attempt of delivery %s failed", delivery_id)
-
-    async def _attempt(self, job_id: int, delivery_id: uuid.UUID) -> None:
-        now = self.clock()
-        request = await self._prepare(job_id, delivery_id, now)
-        if request is not None:
-            outcome = await self.send(*request, now)
-            await self._record(job_id, delivery_id, outcome, now)
-
-    async def _prepare(
-        self, job_id: int, delivery_id: uuid.UUID, now: datetime
-    ) -> tuple[str, str, str, bytes] | None:
-        """URL, secret, message id and body to send; None when there is nothing to send now."""
-        async with self.db.system_session() as session:
-            query = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-            delivery = (await session.execute(query)).scalar_one_or_none()
-            subscription = None
-            if delivery is not None:
-                key = (delivery.tenant_id, delivery.subscription_id)
-                subscription = await session.get(WebhookSubscription, key)
-            pending = delivery is not None and delivery.status == DeliveryStatus.PENDING
-            if delivery is None or subscription is None or not pending:
-                await session.execute(delete(Job).where(Job.id == job_id))
-            elif not subscription.active:
-                self._give_up(delivery, "the subscription is not active")
-                await session.execute(delete(Job).where(Job.id == job_id))
-            elif (
-                subscription.breaker_open_until is not None
-                and subscription.breaker_open_until > now
-            ):
-                # Not attempted, not counted: the endpoint rests until its breaker half-opens.
-                wait = subscription.breaker_open_until + timedelta(seconds=self.rng.uniform(0, 5))
-                delivery.next_attempt_at = wait
-                await session.execute(update(Job).where(Job.id == job_id).values(due_at=wait))
-            else:
-                return (
-                    subscription.url,
-                    subscription.secret,
-                    str(delivery.event_id),
-                    to_json(delivery.payload),
+                attempt = await self._settle_or_prepare(
+                    session, job_id, delivery, subscription, now
                 )
+                if attempt is not None:
+                    attempts.append(attempt)
             await session.commit()
+        return attempts
+
+    async def _settle_or_prepare(
+        self,
+        session: AsyncSession,
+        job_id: int,
+        delivery: WebhookDelivery | None,
+        subscription: WebhookSubscription | None,
+        now: datetime,
+    ) -> Attempt | None:
+        """What to send for one leased job, or None once its job is settled without sending."""
+        if delivery is None or subscription is None or delivery.status != DeliveryStatus.PENDING:
+            await session.execute(delete(Job).where(Job.id == job_id))
             return None
+        if not subscription.active:
+            self._give_up(delivery, "the subscription is not active")
+            await session.execute(delete(Job).where(Job.id == job_id))
+            return None
+        open_until = subscription.breaker_open_until
+        if open_until is not None and open_until > now:
+            # Not attempted, not counted: the endpoint rests until its breaker half-opens.
+            wait = open_until + timedelta(seconds=self.rng.uniform(0, 5))
+            delivery.next_attempt_at = wait
+            await session.execute(update(Job).where(Job.id == job_id).values(due_at=wait))
+            return None
+        return Attempt(
+            job_id=job_id,
+            delivery_id=delivery.id,
+            subscription_key=(subscription.tenant_id, subscription.id),
+            url=subscription.url,
+            secret=subscription.secret,
+            message_id=str(delivery.event_id),
+            body=to_json(delivery.payload),
+            at=now,
+            endpoint_healthy=subscription.consecutive_failures == 0 and open_until is None,
+        )
+
+    async def _send(self, attempt: Attempt) -> tuple[Attempt, Outcome]:
+        try:
+            outcome = await self.send(
+                attempt.url, attempt.secret, attempt.message_id, attempt.body, attempt.at
+            )
+        except Exception as exc:  # recorded as a failed attempt, and retried
+            logger.exception("webhooks: sending delivery %s failed", attempt.delivery_id)
+            outcome = Outcome(error=f"{type(exc).__name__}: {exc}"[:300])
+        return attempt, outcome
+
+    async def _record_safely(self, outcomes: list[tuple[Attempt, Outcome]]) -> None:
+        if not outcomes:
+            return
+        try:
+            await self.record(outcomes)
+        except Exception:
+            # Unrecorded attempts come due again when their lease runs out.
+            logger.exception("webhooks: recording %d outcomes failed", len(outcomes))
 
     async def send(
         self, url: str, secret: str, message_id: str, body: bytes, now: datetime
@@ -265,47 +283,49 @@ class WebhookDispatcher:
         delivery.next_attempt_at = None
         delivery.last_error = reason[:300]
 
-    async def _record(
-        self, job_id: int, delivery_id: uuid.UUID, outcome: Outcome, now: datetime
-    ) -> None:
+    async def record(self, outcomes: list[tuple[Attempt, Outcome]]) -> None:
+        """Write the outcomes of finished attempts, in one transaction."""
         async with self.db.system_session() as session:
-            query = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-            delivery = (await session.execute(query.with_for_update())).scalar_one_or_none()
-            if delivery is None:
-                await session.execute(delete(Job).where(Job.id == job_id))
-                await session.commit()
-                return
-            delivery.attempts += 1
-            delivery.last_attempt_at = now
-            delivery.last_status_code = outcome.status_code
-            delivery.last_error = outcome.error
-            subscription_key = (delivery.tenant_id, delivery.subscription_id)
-            done = True
-            if outcome.delivered:
-                delivery.status = DeliveryStatus.DELIVERED
-                delivery.delivered_at = now
-                delivery.next_attempt_at = None
-                await self._endpoint_healthy(session, subscription_key)
-            elif outcome.status_code == 410:
-                self._give_up(delivery, "the receiver answered 410 Gone: subscription stopped")
-                await stop_subscription(session, delivery.subscription_id, "gone")
-            elif outcome.blocked:
-                self._give_up(delivery, outcome.error or "blocked address")
-            elif now - delivery.created_at >= self.retry_for:
-                self._give_up(delivery, f"retries exhausted; last: {self._describe(outcome)}")
-                await self._endpoint_failed(session, subscription_key, now)
-            else:
-                done = False
-                delay = outcome.retry_after or retry_delay(delivery.attempts, self.rng)
-                delivery.next_attempt_at = now + delay
-                delivery.last_error = self._describe(outcome)
-                await session.execute(
-                    update(Job).where(Job.id == job_id).values(due_at=now + delay)
-                )
-                await self._endpoint_failed(session, subscription_key, now)
-            if done:
-                await session.execute(delete(Job).where(Job.id == job_id))
+            for attempt, outcome in outcomes:
+                await self._record_one(session, attempt, outcome)
             await session.commit()
+
+    async def _record_one(self, session: AsyncSession, attempt: Attempt, outcome: Outcome) -> None:
+        now, job_id = attempt.at, attempt.job_id
+        query = select(WebhookDelivery).where(WebhookDelivery.id == attempt.delivery_id)
+        delivery = (await session.execute(query.with_for_update())).scalar_one_or_none()
+        if delivery is None:
+            await session.execute(delete(Job).where(Job.id == job_id))
+            return
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = outcome.status_code
+        delivery.last_error = outcome.error
+        key = attempt.subscription_key
+        done = True
+        if outcome.delivered:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            if not attempt.endpoint_healthy:
+                await self._endpoint_healthy(session, key)
+        elif outcome.status_code == 410:
+            self._give_up(delivery, "the receiver answered 410 Gone: subscription stopped")
+            await stop_subscription(session, delivery.subscription_id, "gone")
+        elif outcome.blocked:
+            self._give_up(delivery, outcome.error or "blocked address")
+        elif now - delivery.created_at >= self.retry_for:
+            self._give_up(delivery, f"retries exhausted; last: {self._describe(outcome)}")
+            await self._endpoint_failed(session, key, now)
+        else:
+            done = False
+            delay = outcome.retry_after or retry_delay(delivery.attempts, self.rng)
+            delivery.next_attempt_at = now + delay
+            delivery.last_error = self._describe(outcome)
+            await session.execute(update(Job).where(Job.id == job_id).values(due_at=now + delay))
+            await self._endpoint_failed(session, key, now)
+        if done:
+            await session.execute(delete(Job).where(Job.id == job_id))
 
     @staticmethod
     def _describe(outcome: Outcome) -> str:

@@ -194,6 +194,27 @@ async def _webhook_delivery(tenant: TenantFixture) -> str:
         return str(delivery.id)
 
 
+async def _rule(tenant: TenantFixture) -> str:
+    rule = {
+        "name": MARKER,
+        "trigger": "ticket.created",
+        "actions": [{"type": "notify_team", "message": MARKER}],
+    }
+    return await _created(tenant, "/rules", rule)
+
+
+async def _callback(tenant: TenantFixture) -> str:
+    body = {"customer_id": await _customer(tenant), "reason": MARKER}
+    return await _created(tenant, "/callbacks", body)
+
+
+SURVEY = {"name": MARKER, "title": {"es": MARKER}}
+
+
+async def _survey(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/surveys", SURVEY)
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
@@ -214,6 +235,9 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "view_id": _ticket_view,
     "subscription_id": _webhook,
     "delivery_id": _webhook_delivery,
+    "rule_id": _rule,
+    "callback_id": _callback,
+    "survey_id": _survey,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -266,6 +290,11 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "since": "2020-01-01T00:00:00Z"
     },
     ("POST", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}/deliveries/{{delivery_id}}/replay"): {},
+    ("PATCH", f"{TENANT_PREFIX}/rules/{{rule_id}}"): {"name": "Renamed"},
+    ("POST", f"{TENANT_PREFIX}/rules/{{rule_id}}/dry-run"): {},
+    ("POST", f"{TENANT_PREFIX}/callbacks/{{callback_id}}/attempts"): {"outcome": "reached"},
+    ("POST", f"{TENANT_PREFIX}/callbacks/{{callback_id}}/cancel"): {},
+    ("PUT", f"{TENANT_PREFIX}/surveys/{{survey_id}}"): {**SURVEY, "name": "Renamed"},
 }
 
 

@@ -14,7 +14,8 @@ from centralita.config import Settings
 from centralita.db.base import utcnow
 from centralita.db.engine import Database
 from centralita.jobs.models import Job, JobKind
-from centralita.webhooks.dispatcher import BREAKER_THRESHOLD, WebhookDispatcher
+from centralita.webhooks.dispatcher import WebhookDispatcher
+from centralita.webhooks.policy import BREAKER_THRESHOLD
 from tests.conftest import TenantFixture
 from tests.webhooks.helpers import (
     deliveries,
