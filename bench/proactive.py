@@ -54,7 +54,7 @@ from centralita.webhooks.signing import new_secret
 
 RULES_PER_TENANT = 200
 TRIGGER = "interaction.created"
-QUEUES = ["ventas", "soporte", "bajas", "facturacion", "vip"]
+QUEUES = [f"cola-{n:02d}" for n in range(20)]
 TIERS = ["standard", "silver", "gold", "platinum"]
 CHANNELS = ["voice", "chat", "email", "sms"]
 
@@ -93,11 +93,13 @@ async def running_receiver() -> AsyncIterator[Receiver]:
 
 
 def rule_definitions(rng: random.Random) -> list[RuleDefinition]:
-    """Rules a tenant could plausibly have: two or three conditions each, mostly not matching."""
+    """Rules a tenant could plausibly have: three to five conditions each (a queue of twenty, a
+    channel, value tiers, priority, tags), about one firing per event."""
     rules = []
     for index in range(RULES_PER_TENANT):
         conditions: list[dict[str, Any]] = [
             {"field": "event.queue", "op": "eq", "value": rng.choice(QUEUES)},
+            {"field": "event.channel", "op": "eq", "value": rng.choice(CHANNELS)},
             {"field": "customer.value_tier", "op": "in", "value": rng.sample(TIERS, 2)},
         ]
         if index % 3 == 0:

@@ -55,8 +55,11 @@ class RuleRun(TenantEntity, Base):
 
 
 class AutomationSetup(TenantScoped, Base):
-    """Marks a tenant whose default rules were seeded, so deleting one does not bring it back."""
+    """A tenant's rules bookkeeping: default rules seeded (so deleting one does not bring it
+    back), and the version of its rule set."""
 
     __tablename__ = "automation_setup"
 
     defaults_seeded_at: Mapped[datetime]
+    # Bumped by every change to the tenant's rules: evaluators keep compiled rules until it moves.
+    rules_version: Mapped[int] = mapped_column(default=1)

@@ -9,12 +9,13 @@ a chain of rules stops after :data:`MAX_CHAIN` links.
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.automation.actions import Firing, perform
@@ -90,6 +91,7 @@ async def create_rule(
     session.add(rule)
     await session.flush()
     record_audit(session, tenant_id, actor, "rule.created", ("rule", rule.id), None, _stored(data))
+    await _rules_changed(session, tenant_id)
     return rule
 
 
@@ -117,6 +119,7 @@ async def update_rule(
         record_audit(
             session, rule.tenant_id, actor, "rule.updated", ("rule", rule.id), before, after
         )
+        await _rules_changed(session, rule.tenant_id)
     await session.flush()
     return rule
 
@@ -128,6 +131,7 @@ async def delete_rule(session: AsyncSession, actor: Actor, rule_id: uuid.UUID) -
     )
     await session.delete(rule)
     await session.flush()
+    await _rules_changed(session, rule.tenant_id)
 
 
 async def runs_page(
@@ -141,14 +145,27 @@ async def runs_page(
     )
 
 
-async def ensure_default_rules(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """Seed the tenant's default rules once; later the tenant owns them (edit, switch off)."""
-    if await session.get(AutomationSetup, tenant_id) is not None:
-        return
-    session.add(AutomationSetup(tenant_id=tenant_id, defaults_seeded_at=utcnow()))
+async def ensure_default_rules(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Seed the tenant's default rules once (later the tenant owns them: edit, switch off);
+    the version of the tenant's rule set."""
+    query = select(AutomationSetup.rules_version).where(AutomationSetup.tenant_id == tenant_id)
+    version = (await session.execute(query)).scalar_one_or_none()
+    if version is not None:
+        return version
+    session.add(AutomationSetup(tenant_id=tenant_id, defaults_seeded_at=utcnow(), rules_version=1))
     for key, definition in DEFAULT_RULES.items():
         session.add(Rule(tenant_id=tenant_id, id=new_id(), default_key=key, **_stored(definition)))
     await session.flush()
+    return 1
+
+
+async def _rules_changed(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    await ensure_default_rules(session, tenant_id)
+    await session.execute(
+        update(AutomationSetup)
+        .where(AutomationSetup.tenant_id == tenant_id)
+        .values(rules_version=AutomationSetup.rules_version + 1)
+    )
 
 
 def customer_view(customer: Customer | None) -> dict[str, Any]:
@@ -191,24 +208,61 @@ async def _customers(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UU
     return {c.id: c for c in (await session.execute(query)).scalars()}
 
 
-async def _active_rules(session: AsyncSession, trigger: str) -> list[Rule]:
-    query = select(Rule).where(Rule.trigger == trigger, Rule.active.is_(True))
-    return list((await session.execute(query)).scalars())
+@dataclass(frozen=True)
+class ActiveRules:
+    """A tenant's active rules for one trigger at one version, compiled."""
+
+    version: int
+    ruleset: RuleSet
+    actions: dict[str, list[dict[str, Any]]]
+
+
+class RuleCache:
+    """Compiled rule sets by tenant and trigger, kept while the tenant's rules do not change."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self.entries: dict[tuple[uuid.UUID, str], ActiveRules] = {}
+
+    async def active(
+        self, session: AsyncSession, tenant_id: uuid.UUID, trigger: str, version: int
+    ) -> ActiveRules:
+        key = (tenant_id, trigger)
+        cached = self.entries.get(key)
+        if cached is not None and cached.version == version:
+            return cached
+        query = select(Rule).where(Rule.trigger == trigger, Rule.active.is_(True))
+        rules = list((await session.execute(query)).scalars())
+        loaded = ActiveRules(
+            version,
+            RuleSet(compiled(rule) for rule in rules),
+            {str(rule.id): rule.actions for rule in rules},
+        )
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        self.entries[key] = loaded
+        return loaded
 
 
 def evaluator(settings: Settings, rng: random.Random | None = None) -> JobHandler:
     """The ``automation.event`` job handler; survey links are signed with the settings' key."""
     links = SurveyLinks(settings.secret_key, settings.public_url)
     draw = rng or random.Random()
+    cache = RuleCache()
 
     async def handle(session: AsyncSession, job: Job, now: datetime) -> None:
-        await evaluate_event(session, job, now, links, draw)
+        await evaluate_event(session, job, now, links, draw, cache)
 
     return handle
 
 
 async def evaluate_event(
-    session: AsyncSession, job: Job, now: datetime, links: SurveyLinks, rng: random.Random
+    session: AsyncSession,
+    job: Job,
+    now: datetime,
+    links: SurveyLinks,
+    rng: random.Random,
+    cache: RuleCache,
 ) -> None:
     """Run the tenant's rules on one recorded event."""
     query = select(EventRecord).where(EventRecord.id == job.ref_id)
@@ -216,49 +270,50 @@ async def evaluate_event(
     if record is None:
         return
     await use_tenant_scope(session, record.tenant_id)
-    await ensure_default_rules(session, record.tenant_id)
+    version = await ensure_default_rules(session, record.tenant_id)
     if len(record.caused_by) >= MAX_CHAIN:
         return
-    rules = {str(rule.id): rule for rule in await _active_rules(session, record.type)}
-    if not rules:
-        return
+    active = await cache.active(session, record.tenant_id, record.type, version)
     customer_id = customer_id_of(record.data)
     customer = None
     if customer_id is not None:
         customer = (await _customers(session, {customer_id})).get(customer_id)
-    ruleset = RuleSet(compiled(rule) for rule in rules.values())
+    context = context_of(record, customer)
+    fired = active.ruleset.matching(record.type, context, skip=frozenset(record.caused_by))
+    if not fired:
+        return
     already = set(
         (
             await session.execute(select(RuleRun.rule_id).where(RuleRun.event_id == record.id))
         ).scalars()
     )
-    context = context_of(record, customer)
-    for fired in ruleset.matching(record.type, context, skip=frozenset(record.caused_by)):
-        rule = rules[fired.id]
-        if rule.id not in already:
-            await _run(session, rule, Firing(rule.id, record, customer, now, links, rng))
+    for rule in fired:
+        rule_id = uuid.UUID(rule.id)
+        if rule_id not in already:
+            firing = Firing(rule_id, record, customer, now, links, rng)
+            await _run(session, active.actions[rule.id], firing)
 
 
-async def _run(session: AsyncSession, rule: Rule, firing: Firing) -> None:
+async def _run(session: AsyncSession, actions: list[dict[str, Any]], firing: Firing) -> None:
     pending = pending_events(session.sync_session)
     start = len(pending)
     results: list[dict[str, Any]] = []
     error = None
     try:
         async with session.begin_nested():
-            for action in ACTIONS.validate_python(rule.actions):
+            for action in ACTIONS.validate_python(actions):
                 results.append(await perform(session, firing, action))
     except DomainError as exc:
         # The rule's changes are undone together; the log says why.
         results, error = [], str(exc)[:300]
     else:
-        chain = [*firing.record.caused_by, str(rule.id)]
+        chain = [*firing.record.caused_by, str(firing.rule_id)]
         mark_caused_by(session.sync_session, pending_events(session.sync_session)[start:], chain)
     session.add(
         RuleRun(
-            tenant_id=rule.tenant_id,
+            tenant_id=firing.record.tenant_id,
             id=new_id(),
-            rule_id=rule.id,
+            rule_id=firing.rule_id,
             event_id=firing.record.id,
             event_type=firing.record.type,
             succeeded=error is None,

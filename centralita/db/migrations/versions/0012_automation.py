@@ -43,6 +43,7 @@ def upgrade() -> None:
     op.create_table('automation_setup',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('defaults_seeded_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rules_version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_automation_setup_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_automation_setup'))
     )
