@@ -19,6 +19,7 @@ from centralita import __version__
 from centralita.api import problems
 from centralita.automation import service as automation
 from centralita.automation.routes import router as automation_router
+from centralita.automation.schedule import fire_scheduled_rule
 from centralita.callbacks import service as callbacks
 from centralita.callbacks.routes import router as callbacks_router
 from centralita.config import Settings, get_settings
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     **escalations.JOB_HANDLERS,
                     JobKind.WEBHOOK_FANOUT: webhooks.fan_out,
                     JobKind.AUTOMATION_EVENT: automation.evaluator(settings),
+                    JobKind.AUTOMATION_SCHEDULE: fire_scheduled_rule,
                     **callbacks.JOB_HANDLERS,
                 },
             )

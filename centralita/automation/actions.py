@@ -17,19 +17,21 @@ from centralita.automation.schemas import (
     Action,
     CallWebhook,
     CreateCallback,
+    CreateTicket,
     NotifyTeam,
     SendMessage,
     SendSurvey,
     SetPriority,
     SetQueue,
     TagCustomer,
+    UpdateTicket,
 )
 from centralita.callbacks.models import CallbackSource
 from centralita.callbacks.schemas import CallbackCreate
 from centralita.callbacks.service import create_callback
 from centralita.customers.models import Customer
 from centralita.customers.schemas import CustomerUpdate
-from centralita.customers.service import update_customer
+from centralita.customers.service import IdentityRules, update_customer
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.events.models import EventRecord
 from centralita.events.service import SYSTEM
@@ -37,7 +39,12 @@ from centralita.interactions.schemas import InteractionUpdate
 from centralita.interactions.service import update_interaction
 from centralita.outbound.service import Texts, queue_message
 from centralita.surveys.service import SurveyLinks, offer_survey
+from centralita.tenancy.models import Tenant
+from centralita.tickets.desk import open_desk
+from centralita.tickets.lifecycle import get_ticket
 from centralita.tickets.models import TeamMember
+from centralita.tickets.schemas import TicketCreate, TicketUpdate
+from centralita.tickets.service import create_ticket, update_ticket
 from centralita.webhooks.models import WebhookDelivery
 from centralita.webhooks.service import add_delivery, get_subscription
 
@@ -75,6 +82,8 @@ async def perform(session: AsyncSession, firing: Firing, action: Action) -> dict
             return await _notify(session, firing, action)
         case SendMessage():
             return await _send_message(session, firing, action)
+        case CreateTicket() | UpdateTicket():
+            return await _ticket(session, firing, action)
         case SendSurvey():
             return await _send_survey(session, firing, action)
         case CallWebhook():
@@ -176,6 +185,38 @@ async def _send_message(
     if message is None:
         return _skipped(action, "no consented channel with an address")
     return {"type": action.type, "message_id": str(message.id), "channel": message.channel}
+
+
+async def _ticket(
+    session: AsyncSession, firing: Firing, action: CreateTicket | UpdateTicket
+) -> dict[str, Any]:
+    tenant = await session.get(Tenant, firing.record.tenant_id)
+    assert tenant is not None
+    # Tickets are made for a customer id: no identity to normalise, so no PIN key is needed.
+    desk = await open_desk(session, tenant, SYSTEM, IdentityRules(tenant.country, ""))
+    if isinstance(action, CreateTicket):
+        if firing.customer is None:
+            return _skipped(action, "the event names no customer")
+        data = TicketCreate(
+            requester_id=firing.customer.id,
+            subject=action.subject,
+            description=action.description,
+            team_id=action.team_id,
+            priority=action.priority,
+            tags=action.tags,
+        )
+        ticket = await create_ticket(session, desk, data)
+        return {"type": action.type, "ticket_id": str(ticket.id)}
+    value = firing.record.data.get("ticket_id")
+    if not isinstance(value, str):
+        return _skipped(action, "the event names no ticket")
+    ticket_id = uuid.UUID(value)
+    current = await get_ticket(session, ticket_id)
+    change = action.model_dump(exclude={"type", "add_tags"}, exclude_none=True)
+    if action.add_tags:
+        change["tags"] = [*current.tags, *(t for t in action.add_tags if t not in current.tags)]
+    await update_ticket(session, desk, ticket_id, TicketUpdate(**change))
+    return {"type": action.type, "ticket_id": value}
 
 
 async def _send_survey(session: AsyncSession, firing: Firing, action: SendSurvey) -> dict[str, Any]:

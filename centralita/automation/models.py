@@ -29,6 +29,10 @@ class Rule(TenantEntity, Base):
     active: Mapped[bool] = mapped_column(default=True)
     stop_processing: Mapped[bool] = mapped_column(default=False)
     default_key: Mapped[str | None] = mapped_column(String(50))
+    # A rule on "schedule.fired" runs every so many minutes; next_run_at is its pending run
+    # (a timer job due then that finds another time here is stale and does nothing).
+    every_minutes: Mapped[int | None]
+    next_run_at: Mapped[datetime | None]
 
 
 class RuleRun(TenantEntity, Base):

@@ -102,6 +102,7 @@ def _definition(rule: Rule) -> RuleDefinition:
             "position": rule.position,
             "active": rule.active,
             "stop_processing": rule.stop_processing,
+            "every_minutes": rule.every_minutes,
         }
     )
 

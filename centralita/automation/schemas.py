@@ -8,7 +8,9 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 
 from centralita.events.outbox import RECORDED_TYPES
 from centralita.schemas import Locale, Read, Strict
+from centralita.tickets.models import Priority, TicketStatus
 
+SCHEDULE_TRIGGER = "schedule.fired"
 Label = Annotated[str, Field(min_length=1, max_length=100)]
 Texts = Annotated[
     dict[Locale, Annotated[str, Field(min_length=1, max_length=1000)]], Field(min_length=1)
@@ -82,6 +84,33 @@ class SendSurvey(Strict):
     type: Literal["send_survey"]
 
 
+class CreateTicket(Strict):
+    """Open a ticket for the event's customer."""
+
+    type: Literal["create_ticket"]
+    subject: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=5000)
+    team_id: uuid.UUID | None = None
+    priority: Priority | None = Field(default=None, description="None: the tenant's matrix.")
+    tags: list[Label] = Field(default_factory=list, max_length=10)
+
+
+class UpdateTicket(Strict):
+    """Change the event's ticket."""
+
+    type: Literal["update_ticket"]
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    team_id: uuid.UUID | None = None
+    add_tags: list[Label] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "UpdateTicket":
+        if not (self.status or self.priority or self.team_id or self.add_tags):
+            raise ValueError("say what to change: status, priority, team_id or add_tags")
+        return self
+
+
 class CallWebhook(Strict):
     type: Literal["call_webhook"]
     subscription_id: uuid.UUID
@@ -95,6 +124,8 @@ Action = Annotated[
     | NotifyTeam
     | SendMessage
     | SendSurvey
+    | CreateTicket
+    | UpdateTicket
     | CallWebhook,
     Field(discriminator="type"),
 ]
@@ -110,6 +141,12 @@ class RuleDefinition(Strict):
     stop_processing: bool = Field(
         default=False, description="When this rule fires, later rules do not run for the event."
     )
+    every_minutes: int | None = Field(
+        default=None,
+        ge=5,
+        le=7 * 24 * 60,
+        description=f"For the trigger {SCHEDULE_TRIGGER}: how often the rule runs.",
+    )
 
     @field_validator("trigger")
     @classmethod
@@ -117,6 +154,12 @@ class RuleDefinition(Strict):
         if value not in RECORDED_TYPES:
             raise ValueError(f"unknown event type {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _schedule(self) -> "RuleDefinition":
+        if (self.trigger == SCHEDULE_TRIGGER) != (self.every_minutes is not None):
+            raise ValueError(f"every_minutes goes with the trigger {SCHEDULE_TRIGGER}, and only")
+        return self
 
 
 class RuleUpdate(Strict):
@@ -126,6 +169,7 @@ class RuleUpdate(Strict):
     position: int | None = Field(default=None, ge=0, le=100_000)
     active: bool | None = None
     stop_processing: bool | None = None
+    every_minutes: int | None = Field(default=None, ge=5, le=7 * 24 * 60)
 
 
 class RuleOut(Read):
@@ -138,6 +182,8 @@ class RuleOut(Read):
     active: bool
     stop_processing: bool
     default_key: str | None
+    every_minutes: int | None
+    next_run_at: datetime | None
     created_at: datetime
 
 

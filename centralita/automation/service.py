@@ -28,7 +28,14 @@ from centralita.automation.engine import (
     equality_values,
 )
 from centralita.automation.models import AutomationSetup, Rule, RuleRun
-from centralita.automation.schemas import Action, ApiEventIn, RuleDefinition, RuleUpdate
+from centralita.automation.schedule import plan_next_run
+from centralita.automation.schemas import (
+    SCHEDULE_TRIGGER,
+    Action,
+    ApiEventIn,
+    RuleDefinition,
+    RuleUpdate,
+)
 from centralita.config import Settings
 from centralita.customers.models import Customer
 from centralita.db.base import new_id, utcnow
@@ -37,7 +44,7 @@ from centralita.db.scoping import use_tenant_scope
 from centralita.errors import DomainError, InvalidInput, NotFound
 from centralita.events.bus import Event, emit, supervisors_topic
 from centralita.events.models import EventRecord
-from centralita.events.outbox import mark_caused_by, pending_events
+from centralita.events.outbox import caused_by
 from centralita.events.service import Actor, apply_changes, record_audit
 from centralita.jobs.models import Job
 from centralita.jobs.worker import JobHandler
@@ -68,7 +75,9 @@ def compiled(rule: Rule) -> CompiledRule:
 
 
 def _stored(definition: RuleDefinition | RuleUpdate) -> dict[str, Any]:
-    return definition.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    """The columns a definition sets: all of a new rule's, only the sent ones of a change."""
+    partial = isinstance(definition, RuleUpdate)
+    return definition.model_dump(mode="json", exclude_unset=partial, exclude_none=True)
 
 
 async def _check_references(session: AsyncSession, rule: Rule) -> None:
@@ -88,6 +97,7 @@ async def create_rule(
 ) -> Rule:
     rule = Rule(tenant_id=tenant_id, id=new_id(), **_stored(data))
     await _check_references(session, rule)
+    plan_next_run(session, rule, utcnow())
     session.add(rule)
     await session.flush()
     record_audit(session, tenant_id, actor, "rule.created", ("rule", rule.id), None, _stored(data))
@@ -114,7 +124,13 @@ async def update_rule(
 ) -> Rule:
     rule = await get_rule(session, rule_id)
     before, after = apply_changes(rule, _stored(data))
+    if (rule.trigger == SCHEDULE_TRIGGER) != (rule.every_minutes is not None):
+        raise InvalidInput.on_field(
+            "body.every_minutes", f"only rules on {SCHEDULE_TRIGGER} run every so many minutes"
+        )
     await _check_references(session, rule)
+    if after.keys() & {"every_minutes", "active"}:
+        plan_next_run(session, rule, utcnow())
     if after:
         record_audit(
             session, rule.tenant_id, actor, "rule.updated", ("rule", rule.id), before, after
@@ -279,7 +295,11 @@ async def evaluate_event(
     if customer_id is not None:
         customer = (await _customers(session, {customer_id})).get(customer_id)
     context = context_of(record, customer)
-    fired = active.ruleset.matching(record.type, context, skip=frozenset(record.caused_by))
+    skip = set(record.caused_by)
+    if record.type == SCHEDULE_TRIGGER:
+        # A scheduled run is its own rule's alone.
+        skip.update(rule_id for rule_id in active.actions if rule_id != record.data.get("rule_id"))
+    fired = active.ruleset.matching(record.type, context, skip=frozenset(skip))
     if not fired:
         return
     already = set(
@@ -295,20 +315,19 @@ async def evaluate_event(
 
 
 async def _run(session: AsyncSession, actions: list[dict[str, Any]], firing: Firing) -> None:
-    pending = pending_events(session.sync_session)
-    start = len(pending)
     results: list[dict[str, Any]] = []
     error = None
+    chain = [*firing.record.caused_by, str(firing.rule_id)]
+    # Earlier events are written first, so only the actions' own carry this rule in their chain.
+    await session.flush()
     try:
-        async with session.begin_nested():
-            for action in ACTIONS.validate_python(actions):
-                results.append(await perform(session, firing, action))
+        with caused_by(session.sync_session, chain):
+            async with session.begin_nested():
+                for action in ACTIONS.validate_python(actions):
+                    results.append(await perform(session, firing, action))
     except DomainError as exc:
         # The rule's changes are undone together; the log says why.
         results, error = [], str(exc)[:300]
-    else:
-        chain = [*firing.record.caused_by, str(firing.rule_id)]
-        mark_caused_by(session.sync_session, pending_events(session.sync_session)[start:], chain)
     session.add(
         RuleRun(
             tenant_id=firing.record.tenant_id,

@@ -1,23 +1,27 @@
 """The durable side of events: a tenant's domain events are written to ``event_log`` on commit.
 
-Pub/sub (``bus.py``) feeds live screens and may drop events; webhooks and rules must not. So when
-a session commits, each of its pending events of a :data:`RECORDED_TYPES` type becomes an
-``event_log`` row plus one job per consumer, all in that same transaction: the event is acted on
-exactly when its change is committed, and a crash right after loses nothing.
+Pub/sub (``bus.py``) feeds live screens and may drop events; webhooks and rules must not. So as a
+session flushes and commits, each of its pending events of a :data:`RECORDED_TYPES` type becomes
+an ``event_log`` row plus one job per consumer, in that same transaction: the event is acted on
+exactly when its change is committed (a rolled-back savepoint takes its rows and its events
+away together), and a crash right after loses nothing.
 """
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event as orm_event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from centralita.events.bus import PENDING_KEY, Event
 from centralita.events.models import EventRecord
 from centralita.jobs.models import Job, JobKind
 
-CAUSES_KEY = "centralita.events.causes"
-"""``session.info`` entry: event id → ids of the rules whose actions emitted that event."""
+RECORDED_KEY = "centralita.events.recorded"
+CHAIN_KEY = "centralita.events.chain"
+"""``session.info`` entries: ids of the events already written; the rules causing new ones."""
 
 # What other systems and rules may react to. High-rate screen updates (queue statistics, offers,
 # presence) stay on pub/sub only.
@@ -44,6 +48,7 @@ RECORDED_TYPES = frozenset(
         "callback.completed",
         "callback.expired",
         "api_event.received",
+        "schedule.fired",
     }
 )
 
@@ -58,29 +63,33 @@ def event_uuid(event: Event) -> uuid.UUID:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"centralita:event:{event.id}")
 
 
-def mark_caused_by(session: Session, events: list[Event], chain: list[str]) -> None:
-    """Remember that ``events`` were emitted by the actions of the rules in ``chain``."""
-    causes: dict[str, list[str]] = session.info.setdefault(CAUSES_KEY, {})
-    for event in events:
-        causes[event.id] = chain
+@contextmanager
+def caused_by(session: Session, chain: list[str]) -> Iterator[None]:
+    """Events recorded inside are the consequences of the rules in ``chain`` (flush first)."""
+    session.info[CHAIN_KEY] = chain
+    try:
+        yield
+    finally:
+        session.info.pop(CHAIN_KEY, None)
 
 
-def pending_events(session: Session) -> list[Event]:
-    """The events emitted so far in the session's transaction (to tell which an action emitted)."""
+def _record_pending(session: Session) -> None:
+    """Write the events emitted since the last flush, in the session's current tenant scope.
+
+    Called on every flush as well as at commit, so each event is written under the scope that
+    emitted it: a job worker's transaction serves many tenants one after the other, and on
+    PostgreSQL row-level security accepts a row only for the transaction's current tenant.
+    """
     pending: list[Event] = session.info.get(PENDING_KEY, [])
-    return pending
-
-
-@orm_event.listens_for(Session, "before_commit")
-def _record_committed_events(session: Session) -> None:
-    if session.in_nested_transaction():
+    if not pending:
         return
-    pending: list[Event] = session.info.get(PENDING_KEY, [])
-    causes: dict[str, list[str]] = session.info.pop(CAUSES_KEY, {})
+    recorded: set[str] = session.info.setdefault(RECORDED_KEY, set())
+    chain: list[str] = session.info.get(CHAIN_KEY, [])
     rows: list[Any] = []
     for event in pending:
-        if event.tenant is None or event.type not in RECORDED_TYPES:
+        if event.id in recorded or event.tenant is None or event.type not in RECORDED_TYPES:
             continue
+        recorded.add(event.id)
         record_id = event_uuid(event)
         rows.append(
             EventRecord(
@@ -89,9 +98,25 @@ def _record_committed_events(session: Session) -> None:
                 type=event.type,
                 data=event.data,
                 at=event.at,
-                caused_by=causes.get(event.id, []),
+                caused_by=chain,
             )
         )
         rows.extend(Job(kind=kind, ref_id=record_id, due_at=event.at) for kind in CONSUMERS)
-    # Added here, the rows are flushed by the commit itself, inside the same transaction.
     session.add_all(rows)
+
+
+@orm_event.listens_for(Session, "before_flush")
+def _record_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    _record_pending(session)
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _record_committed_events(session: Session) -> None:
+    # Added here, the rows are flushed by the commit itself, inside the same transaction.
+    _record_pending(session)
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_recorded(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(RECORDED_KEY, None)

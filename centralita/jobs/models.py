@@ -30,6 +30,8 @@ class JobKind(StrEnum):
     # An outbound message (ref_id, in outbound_messages) waits for its channel to send it: the
     # channel packages consume this kind (see centralita/outbound/).
     OUTBOUND_SEND = "outbound.send"
+    # A scheduled rule (ref_id) is due: it fires and schedules its next run.
+    AUTOMATION_SCHEDULE = "automation.schedule"
 
 
 class Job(Base):

@@ -1,6 +1,7 @@
 """Rules on real events: defaults, validation, firing, the log, loops, dry-run, API events."""
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -227,3 +228,134 @@ async def test_an_api_event_notifies_the_supervisors(
     assert len(notified) == 1
     assert notified[0].recipients == (supervisors_topic(tenant_a.id),)
     assert notified[0].data["message"] == "Router down at a customer"
+
+
+async def test_rules_open_and_change_tickets(db: Database, tenant_a: TenantFixture) -> None:
+    http = await tenant_a.client()
+    opener = await http.post(
+        tenant_a.url("/rules"),
+        json={
+            "name": "Open a ticket for device alerts",
+            "trigger": "api_event.received",
+            "conditions": [{"field": "event.name", "op": "eq", "value": "device.alert"}],
+            "actions": [
+                {
+                    "type": "create_ticket",
+                    "subject": "Router down",
+                    "priority": "P2",
+                    "tags": ["device"],
+                }
+            ],
+        },
+    )
+    assert opener.status_code == 201, opener.text
+    tagger = await http.post(
+        tenant_a.url("/rules"),
+        json={
+            "name": "Tag device tickets",
+            "trigger": "ticket.created",
+            "actions": [{"type": "update_ticket", "add_tags": ["triaged"], "priority": "P1"}],
+        },
+    )
+    assert tagger.status_code == 201, tagger.text
+    person = await customer(tenant_a)
+    await http.post(
+        tenant_a.url("/api-events"),
+        json={"name": "device.alert", "customer_id": person["id"], "data": {"severity": 4}},
+    )
+    await run_jobs(db)
+
+    [ticket] = (
+        await http.get(tenant_a.url("/tickets"), params={"requester_id": person["id"]})
+    ).json()["items"]
+    assert ticket["subject"] == "Router down"
+    assert ticket["tags"] == ["device", "triaged"]
+    assert ticket["priority"] == "P1"
+    runs = (await http.get(tenant_a.url(f"/rules/{tagger.json()['id']}/runs"))).json()["items"]
+    assert [r["results"][0]["ticket_id"] for r in runs] == [ticket["id"]]
+
+
+async def test_a_rule_whose_action_fails_is_logged_and_changes_nothing(
+    db: Database, tenant_a: TenantFixture
+) -> None:
+    http = await tenant_a.client()
+    rule = await http.post(
+        tenant_a.url("/rules"),
+        json={
+            "name": "Ticket for a team that is gone",
+            "trigger": "api_event.received",
+            "actions": [
+                {"type": "tag_customer", "tag": "alerted"},
+                {"type": "create_ticket", "subject": "X", "team_id": str(uuid.uuid4())},
+            ],
+        },
+    )
+    person = await customer(tenant_a)
+    await http.post(
+        tenant_a.url("/api-events"), json={"name": "device.alert", "customer_id": person["id"]}
+    )
+    await run_jobs(db)
+
+    [run] = (await http.get(tenant_a.url(f"/rules/{rule.json()['id']}/runs"))).json()["items"]
+    assert run["succeeded"] is False
+    assert run["error"]
+    # The first action's tag was undone with the rest.
+    assert (await http.get(tenant_a.url(f"/customers/{person['id']}"))).json()["tags"] == []
+
+
+async def test_a_scheduled_rule_runs_every_so_often_and_once_per_due_time(
+    app: FastAPI, db: Database, tenant_a: TenantFixture
+) -> None:
+    published: list[Event] = []
+    app.state.bus.subscribe(published.append)
+    http = await tenant_a.client()
+    created = await http.post(
+        tenant_a.url("/rules"),
+        json={
+            "name": "Hourly check",
+            "trigger": "schedule.fired",
+            "every_minutes": 60,
+            "actions": [{"type": "notify_team", "message": "Hourly check"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    start = datetime.fromisoformat(rule["next_run_at"]) - timedelta(hours=1)
+
+    def notices() -> int:
+        return len([e for e in published if e.type == "team.notified" and e.tenant == tenant_a.id])
+
+    await run_jobs(db, start + timedelta(minutes=59))
+    await wait_for_published()
+    assert notices() == 0
+    await run_jobs(db, start + timedelta(minutes=61))
+    await run_jobs(db, start + timedelta(minutes=62))
+    await wait_for_published()
+    assert notices() == 1
+    await run_jobs(db, start + timedelta(minutes=122))
+    await wait_for_published()
+    assert notices() == 2
+
+    # Switched off, it stops; its pending timer finds nothing to do.
+    await http.patch(tenant_a.url(f"/rules/{rule['id']}"), json={"active": False})
+    await run_jobs(db, start + timedelta(hours=5))
+    await wait_for_published()
+    app.state.bus.unsubscribe(published.append)
+    assert notices() == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"trigger": "schedule.fired"},
+        {"trigger": "ticket.created", "every_minutes": 60},
+        {"trigger": "schedule.fired", "every_minutes": 1},
+    ],
+)
+async def test_schedules_go_with_the_schedule_trigger_only(
+    body: dict[str, Any], tenant_a: TenantFixture
+) -> None:
+    http = await tenant_a.client()
+    rule = {"name": "R", "actions": [{"type": "notify_team", "message": "x"}], **body}
+    response = await http.post(tenant_a.url("/rules"), json=rule)
+    assert response.status_code == 422, response.text

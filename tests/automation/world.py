@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from centralita.automation.schedule import fire_scheduled_rule
 from centralita.automation.service import evaluator
 from centralita.callbacks.service import JOB_HANDLERS as CALLBACK_HANDLERS
 from centralita.config import Settings
@@ -25,6 +26,7 @@ SETTINGS = Settings(secret_key="test-secret")
 def handlers(settings: Settings) -> dict[str, JobHandler]:
     return {
         JobKind.AUTOMATION_EVENT: evaluator(settings),
+        JobKind.AUTOMATION_SCHEDULE: fire_scheduled_rule,
         JobKind.WEBHOOK_FANOUT: fan_out,
         **CALLBACK_HANDLERS,
     }

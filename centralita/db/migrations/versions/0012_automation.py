@@ -31,6 +31,8 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('stop_processing', sa.Boolean(), nullable=False),
     sa.Column('default_key', sa.String(length=50), nullable=True),
+    sa.Column('every_minutes', sa.Integer(), nullable=True),
+    sa.Column('next_run_at', centralita.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_automation_rules_tenant_id_tenants'), ondelete='CASCADE'),
