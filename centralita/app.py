@@ -17,6 +17,11 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.automation import service as automation
+from centralita.automation.routes import router as automation_router
+from centralita.automation.schedule import fire_scheduled_rule
+from centralita.callbacks import service as callbacks
+from centralita.callbacks.routes import router as callbacks_router
 from centralita.channels.chat.routes import router as chat_router
 from centralita.channels.chat.transcript import transcript_handlers
 from centralita.channels.email.imap import ImapPoller
@@ -25,6 +30,7 @@ from centralita.channels.email.outbound import Relay
 from centralita.channels.email.routes import router as email_router
 from centralita.channels.email.smtp import start_listener
 from centralita.channels.outbound import Sender, delivery_handlers
+from centralita.channels.proactive import proactive_handlers
 from centralita.channels.routes import router as channels_router
 from centralita.channels.sms.routes import router as sms_router
 from centralita.channels.sms.sender import sms_sender
@@ -41,17 +47,23 @@ from centralita.identity.routes import router as identity_router
 from centralita.identity.service import Passwords
 from centralita.interactions.models import Channel
 from centralita.interactions.routes import router as interactions_router
+from centralita.jobs.models import JobKind
 from centralita.jobs.worker import JobHandler, JobWorker
 from centralita.journey.routes import router as journey_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
 from centralita.sla.routes import router as sla_router
+from centralita.surveys.routes import pages as survey_pages
+from centralita.surveys.routes import router as surveys_router
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
+from centralita.webhooks import service as webhooks
+from centralita.webhooks.dispatcher import WebhookDispatcher
+from centralita.webhooks.routes import router as webhooks_router
 from centralita.wfm.routes import pages_router as wfm_pages_router
 from centralita.wfm.routes import router as wfm_router
 
@@ -105,16 +117,22 @@ class SecurityHeaders:
 
 def job_handlers(settings: Settings) -> dict[str, JobHandler]:
     """Every durable job this process can run, with the channel senders the settings configure."""
-    handlers: dict[str, JobHandler] = dict(escalations.JOB_HANDLERS)
-    senders: dict[Channel, Sender] = {
-        Channel.SMS: sms_sender(Provider(settings.telephony_api_base_url)),
+    handlers: dict[str, JobHandler] = {
+        **escalations.JOB_HANDLERS,
+        JobKind.WEBHOOK_FANOUT: webhooks.fan_out,
+        JobKind.AUTOMATION_EVENT: automation.evaluator(settings),
+        JobKind.AUTOMATION_SCHEDULE: fire_scheduled_rule,
+        **callbacks.JOB_HANDLERS,
     }
+    provider = Provider(settings.telephony_api_base_url)
+    senders: dict[Channel, Sender] = {Channel.SMS: sms_sender(provider)}
     relay = Relay.from_settings(settings)
     if relay is not None:
         senders[Channel.EMAIL] = email_sender(relay)
         handlers.update(email_handlers(relay))
         handlers.update(transcript_handlers(relay))
     handlers.update(delivery_handlers(senders))
+    handlers.update(proactive_handlers(provider, relay))
     return handlers
 
 
@@ -135,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.jobs_worker:
             worker = JobWorker(db, job_handlers(settings))
             background.append(asyncio.create_task(worker.run()))
+            background.append(asyncio.create_task(WebhookDispatcher(db, settings).run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         if settings.imap_host is not None and settings.imap_address is not None:
@@ -190,6 +209,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(calls_router)
     app.include_router(sms_router)
     app.include_router(web_router)
+    app.include_router(webhooks_router)
+    app.include_router(automation_router)
+    app.include_router(callbacks_router)
+    app.include_router(surveys_router)
+    app.include_router(survey_pages)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -104,6 +104,22 @@ class Settings(BaseSettings):
         description="The public https://host the provider calls, when a proxy changes the URL "
         "this app sees (webhook signatures are computed over the public URL).",
     )
+    webhooks_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhooks reach 127.0.0.1 / ::1. For tests and local receivers only: "
+        "private, link-local and metadata addresses stay refused.",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_hours: int = Field(
+        default=72, ge=1, description="How long a webhook delivery is retried before it fails."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where customers reach this installation: survey links start with it.",
+    )
+    webhook_concurrency: int = Field(
+        default=50, ge=1, description="Webhook attempts in flight at once in each process."
+    )
 
 
 @lru_cache

@@ -24,6 +24,7 @@ from centralita.customers.schemas import (
 from centralita.db.base import Base
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, InvalidInput, NotFound
+from centralita.events.bus import Event, emit, supervisors_topic
 from centralita.events.service import Actor, apply_changes, record_audit
 from centralita.tenancy.models import Tenant
 
@@ -288,6 +289,15 @@ async def update_customer(
             ("customer", customer.id),
             before,
             changes,
+        )
+        emit(
+            session,
+            Event(
+                type="customer.updated",
+                tenant=customer.tenant_id,
+                data={"customer_id": customer.id, "changed": sorted(changes)},
+                recipients=(supervisors_topic(customer.tenant_id),),
+            ),
         )
     await session.flush()
     return customer

@@ -29,6 +29,9 @@ class Permission(StrEnum):
     SLA_MANAGE = "sla.manage"
     CHANNELS_MANAGE = "channels.manage"
     WFM_MANAGE = "wfm.manage"
+    WEBHOOKS_MANAGE = "webhooks.manage"
+    RULES_MANAGE = "rules.manage"
+    SURVEYS_MANAGE = "surveys.manage"
 
 
 _AGENT = {
@@ -48,6 +51,8 @@ _SUPERVISOR = _AGENT | {
     Permission.SLA_MANAGE,
     Permission.TICKETS_MANAGE,
     Permission.WFM_MANAGE,
+    Permission.RULES_MANAGE,
+    Permission.SURVEYS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -18,7 +18,7 @@ from centralita.customers.service import IdentityRules, checked_identity, find_o
 from centralita.db.base import new_id, utcnow
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, FieldError, InvalidInput, NotFound
-from centralita.events.bus import Event, conversation_topic, emit, user_topic
+from centralita.events.bus import Event, conversation_topic, emit, supervisors_topic, user_topic
 from centralita.events.service import Actor
 from centralita.interactions.models import (
     INITIAL_STATES,
@@ -131,6 +131,36 @@ def change_state(
 def announce_change(session: AsyncSession, interaction: Interaction) -> None:
     """Routing reconciles its view of this work with the database, after this transaction."""
     schedule(session, JobKind.ROUTING_WORK, ref_id=interaction.id)
+
+
+def _waited_seconds(interaction: Interaction) -> float | None:
+    """How long the work waited in a queue before it was answered or abandoned, if it was."""
+    start, end = interaction.queued_at, interaction.answered_at or interaction.ended_at
+    return (end - start).total_seconds() if start and end else None
+
+
+def interaction_event(kind: str, interaction: Interaction) -> Event:
+    """An event about one piece of work, for the tenant's supervisors (and webhooks and rules)."""
+    return Event(
+        type=kind,
+        tenant=interaction.tenant_id,
+        data={
+            "interaction_id": interaction.id,
+            "customer_id": interaction.customer_id,
+            "channel": interaction.channel,
+            "direction": interaction.direction,
+            "state": interaction.state,
+            "queue": interaction.queue,
+            "priority": interaction.priority,
+            "agent_id": interaction.agent_user_id,
+            "language": interaction.language,
+            "topic": interaction.topic,
+            "queued_at": interaction.queued_at,
+            "ended_at": interaction.ended_at,
+            "waited_seconds": _waited_seconds(interaction),
+        },
+        recipients=(supervisors_topic(interaction.tenant_id),),
+    )
 
 
 def new_message(interaction: Interaction, data: MessageIn, actor: Actor, now: datetime) -> Message:
@@ -248,6 +278,7 @@ async def create_interaction(
         await session.flush()
     else:
         await _add_once_per_external_ref(session, interaction, messages)
+    emit(session, interaction_event("interaction.created", interaction))
     return InteractionThread(interaction, messages)
 
 
@@ -334,11 +365,14 @@ async def update_interaction(
     interaction = await get_interaction(session, interaction_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     target = changes.pop("state", None)
-    if target is not None and target != interaction.state:
+    moved = target is not None and target != interaction.state
+    if moved:
         change_state(interaction, target, actor)
     for name, value in changes.items():
         setattr(interaction, name, value)
     if target is not None or changes.keys() & ROUTED_FIELDS:
         announce_change(session, interaction)
+    if moved and target == State.ABANDONED:
+        emit(session, interaction_event("interaction.abandoned", interaction))
     await session.flush()
     return interaction

@@ -28,6 +28,20 @@ class JobKind(StrEnum):
     EMAIL_CONFIRMATION = "email.confirmation"
     # A chat visitor asked for a copy of their conversation (ref_id) by email.
     CHAT_TRANSCRIPT = "chat.transcript"
+    # A recorded tenant event (ref_id, in event_log) becomes one delivery per matching webhook
+    # subscription; and is matched against the tenant's rules.
+    WEBHOOK_FANOUT = "webhooks.fanout"
+    AUTOMATION_EVENT = "automation.event"
+    # One webhook delivery (ref_id) is due for its next attempt; the webhook dispatcher leases it.
+    WEBHOOK_DELIVERY = "webhooks.delivery"
+    # A callback (ref_id) becomes routable work when due; or lapses at its expiry.
+    CALLBACK_DUE = "callbacks.due"
+    CALLBACK_EXPIRY = "callbacks.expiry"
+    # An outbound message (ref_id, in outbound_messages) waits for its channel to send it: the
+    # channel packages consume this kind (see centralita/outbound/).
+    OUTBOUND_SEND = "outbound.send"
+    # A scheduled rule (ref_id) is due: it fires and schedules its next run.
+    AUTOMATION_SCHEDULE = "automation.schedule"
 
 
 class Job(Base):

@@ -19,8 +19,11 @@ from sqlalchemy import select
 from centralita.app import create_app
 from centralita.channels.email.models import Direction, EmailAttachment, EmailRecord, EmailStatus
 from centralita.config import Settings
+from centralita.db.base import new_id, utcnow
+from centralita.events.models import EventRecord
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
+from centralita.webhooks import service as webhooks
 from tests.conftest import TEST_ACTOR, TenantFixture
 
 MARKER = "Zq-isolation-marker"
@@ -188,6 +191,42 @@ async def _wfm_schedule(tenant: TenantFixture) -> str:
         "agents": [{"user_id": agent, "skills": ["soporte"]}],
     }
     return await _created(tenant, "/wfm/schedules", body)
+async def _webhook(tenant: TenantFixture) -> str:
+    body = {"url": "http://8.8.8.8/hook", "event_types": ["ticket.created"], "description": MARKER}
+    return await _created(tenant, "/webhooks", body)
+
+
+async def _webhook_delivery(tenant: TenantFixture) -> str:
+    async with tenant.db.tenant_session(tenant.id) as session:
+        subscription = await webhooks.get_subscription(session, uuid.UUID(await _webhook(tenant)))
+        record = EventRecord(
+            tenant_id=tenant.id, id=new_id(), type="ticket.created", data={}, at=utcnow()
+        )
+        session.add(record)
+        delivery = webhooks.add_delivery(session, subscription, record, utcnow())
+        await session.commit()
+        return str(delivery.id)
+
+
+async def _rule(tenant: TenantFixture) -> str:
+    rule = {
+        "name": MARKER,
+        "trigger": "ticket.created",
+        "actions": [{"type": "notify_team", "message": MARKER}],
+    }
+    return await _created(tenant, "/rules", rule)
+
+
+async def _callback(tenant: TenantFixture) -> str:
+    body = {"customer_id": await _customer(tenant), "reason": MARKER}
+    return await _created(tenant, "/callbacks", body)
+
+
+SURVEY = {"name": MARKER, "title": {"es": MARKER}}
+
+
+async def _survey(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/surveys", SURVEY)
 
 
 # How to make, in a tenant, the object each path parameter names.
@@ -253,6 +292,11 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "email_id": _held_email,
     "attachment_id": _email_attachment,
     "schedule_id": _wfm_schedule,
+    "subscription_id": _webhook,
+    "delivery_id": _webhook_delivery,
+    "rule_id": _rule,
+    "callback_id": _callback,
+    "survey_id": _survey,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -305,6 +349,16 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/dismiss"): {},
     ("POST", f"{TENANT_PREFIX}/wfm/schedules/{{schedule_id}}/publish"): {},
     ("POST", f"{TENANT_PREFIX}/interactions/{{interaction_id}}/typing"): {},
+    ("PATCH", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}"): {"description": "Renamed"},
+    ("POST", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}/replay"): {
+        "since": "2020-01-01T00:00:00Z"
+    },
+    ("POST", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}/deliveries/{{delivery_id}}/replay"): {},
+    ("PATCH", f"{TENANT_PREFIX}/rules/{{rule_id}}"): {"name": "Renamed"},
+    ("POST", f"{TENANT_PREFIX}/rules/{{rule_id}}/dry-run"): {},
+    ("POST", f"{TENANT_PREFIX}/callbacks/{{callback_id}}/attempts"): {"outcome": "reached"},
+    ("POST", f"{TENANT_PREFIX}/callbacks/{{callback_id}}/cancel"): {},
+    ("PUT", f"{TENANT_PREFIX}/surveys/{{survey_id}}"): {**SURVEY, "name": "Renamed"},
 }
 
 

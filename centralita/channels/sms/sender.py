@@ -17,18 +17,22 @@ from centralita.customers.models import CustomerIdentity, IdentityKind
 from centralita.interactions.models import Interaction, Message
 
 
+async def sending_number(session: AsyncSession) -> ChannelAddress | None:
+    """The number the scoped tenant's SMS go out from: its first SMS number."""
+    query = (
+        select(ChannelAddress)
+        .where(ChannelAddress.channel == AddressChannel.SMS)
+        .order_by(ChannelAddress.created_at, ChannelAddress.id)
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 def sms_sender(provider: Provider) -> Sender:
     async def send(
         session: AsyncSession, interaction: Interaction, message: Message, now: datetime
     ) -> None:
-        address = (
-            await session.execute(
-                select(ChannelAddress)
-                .where(ChannelAddress.channel == AddressChannel.SMS)
-                .order_by(ChannelAddress.created_at, ChannelAddress.id)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        address = await sending_number(session)
         phone = await session.scalar(
             select(CustomerIdentity.value).where(
                 CustomerIdentity.customer_id == interaction.customer_id,

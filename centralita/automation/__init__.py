@@ -1,0 +1,1 @@
+"""Business rules: when a tenant event happens and conditions hold, actions run."""

@@ -1,0 +1,1 @@
+"""Callbacks: promised calls back to customers, routed as work when due, retried, expiring."""

@@ -1,0 +1,1 @@
+"""CSAT and NPS surveys after contacts: definitions, signed single-use links, answers."""

@@ -1,0 +1,1 @@
+"""Signed outbound webhooks: tenants subscribe URLs to event types; deliveries are durable."""
