@@ -1,0 +1,64 @@
+"""A real server for browser tests, with the routing engine running, and browser helpers."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from playwright.async_api import Dialog, Page
+
+from centralita.app import create_app
+from centralita.config import Settings
+from tests.web.helpers import PASSWORD
+from tests.web.test_browser import Watched
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[str]:
+    """Uvicorn on a free local port, in a thread, routing work as production does."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    routed = settings.model_copy(update={"routing_engine": True})
+    server = uvicorn.Server(uvicorn.Config(create_app(routed), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the server stopped while starting"
+        assert time.monotonic() < deadline, "the server did not start in time"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+
+
+class Guarded(Watched):
+    """A watched page that also records any JavaScript dialog (an injected alert would open one)."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__(page)
+        self.dialogs: list[str] = []
+        page.on("dialog", self._dialog)
+
+    async def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    async def assert_clean(self) -> None:
+        await super().assert_clean()
+        assert self.dialogs == []
+
+
+async def sign_in(page: Page, base: str, email: str, next_path: str) -> None:
+    await page.goto(f"{base}/login?lang=en")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base}/home")
+    await page.goto(f"{base}{next_path}")
