@@ -38,6 +38,7 @@ from centralita.tickets.routes import router as tickets_router
 from centralita.web.desk import router as desk_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
+from centralita.web.wallboard import router as wallboard_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets_router)
     app.include_router(web_router)
     app.include_router(desk_router)
+    app.include_router(wallboard_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

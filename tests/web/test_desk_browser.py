@@ -7,8 +7,10 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from centralita.config import Settings
+from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
+from tests.web.helpers import make_user
 from tests.web.live_server import Guarded, live_server, sign_in
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
 
@@ -26,7 +28,9 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
     world: World, settings: Settings, backend: str, artifacts_dir: Path
 ) -> None:
     agent = await world.agent(name="Ana Agente", presence="offline")  # type: ignore[arg-type]
-    admin = await world.tenant.client()
+    tenant = world.tenant
+    boss = await make_user(tenant.app, tenant.db, [(tenant, Role.SUPERVISOR)], name="Sara Jefa")
+    admin = await tenant.client()
     shots = artifacts_dir / "agent-desktop"
     shots.mkdir(exist_ok=True)
 
@@ -46,6 +50,14 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             await page.get_by_role("button", name="Change status").click()
             await expect(page.locator("#presence-label")).to_have_text("Available")
             await page.screenshot(path=shots / f"{backend}-waiting.png")
+
+            wall_context = await browser.new_context(viewport={"width": 1366, "height": 768})
+            await wall_context.add_init_script(CSP_PROBE)
+            wall = Guarded(await wall_context.new_page())
+            await sign_in(wall.page, base, boss, f"/supervisor?tenant={tenant.slug}")
+            tile = wall.page.locator(f'[data-queue="{world.queue.id}"]')
+            await expect(tile.locator('[data-field="offered"]')).to_have_text("0")
+            await expect(wall.page.locator("#connection")).to_have_text("Connected")
 
             created = await admin.post(
                 world.tenant.url("/interactions"),
@@ -96,6 +108,19 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             await expect(page.locator("#empty-work")).to_be_visible()
 
             await watched.assert_clean()
+
+            # The wallboard counted the contact, answered, and shows the agent free again.
+            await expect(tile.locator('[data-field="offered"]')).to_have_text("1", timeout=10_000)
+            await expect(tile.locator('[data-field="sltoday"]')).to_have_text("100%")
+            await expect(tile.locator('[data-field="waiting"]')).to_have_text("0")
+            grid = wall.page.get_by_role("table")
+            await expect(grid.get_by_role("row", name="Ana Agente")).to_contain_text("Available")
+            await expect(grid.get_by_role("row", name="Ana Agente")).to_contain_text("1")
+            await wall.page.screenshot(path=shots / f"{backend}-wallboard.png", full_page=True)
+            await wall.page.get_by_role("button", name="TV mode").click()
+            await expect(wall.page.locator("body")).to_have_class("shell shell-app tv")
+            await wall.page.screenshot(path=shots / f"{backend}-wallboard-tv.png")
+            await wall.assert_clean()
             await browser.close()
 
     done = (await admin.get(world.tenant.url(f"/interactions/{work_id}"))).json()
