@@ -35,6 +35,7 @@ from centralita.sla.routes import router as sla_router
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
+from centralita.web.admin import router as admin_router
 from centralita.web.desk import router as desk_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_router)
     app.include_router(desk_router)
     app.include_router(wallboard_router)
+    app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The agent desktop page and the customer panel beside each conversation (httpx)."""
 
+import re
 import uuid
 
 import httpx
@@ -118,3 +119,30 @@ async def test_the_panel_of_another_tenants_work_is_not_found(
 
     assert foreign.status_code == 404
     assert missing.status_code == 404
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>")
+
+
+async def test_work_pages_carry_no_inline_code(world: World, client: httpx.AsyncClient) -> None:
+    tenant = world.tenant
+    pages = {
+        Role.SUPERVISOR: ("/agent", f"/supervisor?tenant={tenant.slug}"),
+        Role.ADMIN: (f"/admin?tenant={tenant.slug}",),
+    }
+    for role, paths in pages.items():
+        client.cookies.clear()
+        await post_login(client, await make_user(tenant.app, tenant.db, [(tenant, role)]))
+        for path in paths:
+            await _assert_no_inline_code(client, path)
+
+
+async def _assert_no_inline_code(client: httpx.AsyncClient, path: str) -> None:
+    page = await client.get(path)
+    assert page.status_code == 200, path
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    assert not INLINE_SCRIPT.search(page.text), path
+    assert "<style" not in page.text
+    assert " style=" not in page.text
+    assert not re.search(r"<[^>]*\son\w+=", page.text), path
