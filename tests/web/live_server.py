@@ -1,12 +1,15 @@
 """A real server for browser tests, with the routing engine running, and browser helpers."""
 
+import asyncio
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import uvicorn
+from fastapi import FastAPI
 from playwright.async_api import Dialog, Page
 
 from centralita.app import create_app
@@ -15,15 +18,30 @@ from tests.web.helpers import PASSWORD
 from tests.web.test_browser import Watched
 
 
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    loop: asyncio.AbstractEventLoop
+
+    def drop_sockets(self) -> None:
+        """What the hub does when the bus may have lost events (a Redis reconnect): every socket
+        is told to resync and closed, and every page must reconnect and reload its snapshot."""
+        self.loop.call_soon_threadsafe(self.app.state.hub._on_gap)
+
+
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
+def live_server(settings: Settings) -> Iterator[LiveServer]:
     """Uvicorn on a free local port, in a thread, routing work as production does."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    routed = settings.model_copy(update={"routing_engine": True})
-    server = uvicorn.Server(uvicorn.Config(create_app(routed), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    app = create_app(settings.model_copy(update={"routing_engine": True}))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(server.serve(sockets=[listener]),), daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -31,10 +49,11 @@ def live_server(settings: Settings) -> Iterator[str]:
         assert time.monotonic() < deadline, "the server did not start in time"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield LiveServer(f"http://127.0.0.1:{port}", app, loop)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        loop.close()
         listener.close()
 
 

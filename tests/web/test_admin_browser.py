@@ -34,7 +34,8 @@ async def test_an_administrator_fixes_a_refused_queue_and_sets_skills(
     shots = artifacts_dir / "admin"
     shots.mkdir(exist_ok=True)
 
-    with live_server(settings) as base:
+    with live_server(settings) as server:
+        base = server.url
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS

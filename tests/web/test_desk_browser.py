@@ -34,7 +34,8 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
     shots = artifacts_dir / "agent-desktop"
     shots.mkdir(exist_ok=True)
 
-    with live_server(settings) as base:
+    with live_server(settings) as server:
+        base = server.url
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
@@ -127,3 +128,94 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
     assert done["state"] == "ended"
     assert done["disposition"] == "information"
     assert [m["author_kind"] for m in done["messages"]][:2] == ["customer", "agent"]
+
+
+async def test_tickets_transfers_and_the_supervisors_actions(
+    world: World, settings: Settings, backend: str, artifacts_dir: Path
+) -> None:
+    tenant = world.tenant
+    agent = await world.agent(name="Ana Agente", presence="offline")  # type: ignore[arg-type]
+    boss = await make_user(tenant.app, tenant.db, [(tenant, Role.SUPERVISOR)], name="Sara Jefa")
+    admin = await tenant.client()
+    other = await admin.post(
+        tenant.url("/queues"), json={"name": "reclamaciones", "channels": ["chat", "email"]}
+    )
+    assert other.status_code == 201, other.text
+    shots = artifacts_dir / "agent-desktop"
+    shots.mkdir(exist_ok=True)
+
+    with live_server(settings) as server:
+        base = server.url
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            context = await browser.new_context(viewport={"width": 1366, "height": 768})
+            await context.add_init_script(CSP_PROBE)
+            watched = Guarded(await context.new_page())
+            page = watched.page
+            await sign_in(page, base, agent.email, "/agent")
+            await page.get_by_label("Status", exact=True).select_option("available")
+            await page.get_by_role("button", name="Change status").click()
+            await expect(page.locator("#presence-label")).to_have_text("Available")
+
+            first = await admin.post(
+                tenant.url("/interactions"),
+                json={
+                    "channel": "chat",
+                    "identity": {"kind": "email", "value": "rosa@example.com"},
+                    "customer_name": "Rosa Díaz",
+                    "queue": world.queue.name,
+                    "language": "es",
+                    "subject": "Recibo duplicado",
+                    "message": {"text": "Me han cobrado dos veces"},
+                },
+            )
+            assert first.status_code == 201, first.text
+            await expect(page.locator(".offer-customer")).to_have_text("Rosa Díaz", timeout=15_000)
+            await page.keyboard.press("Alt+a")
+
+            panel = page.get_by_role("tabpanel")
+            await expect(panel.locator(".message-customer")).to_contain_text("dos veces")
+            await panel.locator("summary", has_text="New ticket").click()
+            await panel.get_by_label("Subject").fill("Devolución del cobro duplicado")
+            await panel.get_by_role("button", name="Create ticket").click()
+            await expect(panel.locator(".work-status")).to_contain_text("created")
+            side = page.locator("#customer-side")
+            await expect(side).to_contain_text("Devolución del cobro duplicado")
+
+            await panel.locator("summary", has_text="Transfer").click()
+            await panel.get_by_label("To a queue").select_option(label="reclamaciones")
+            await panel.get_by_label("Note for the colleague").fill("Quiere la devolución")
+            await page.screenshot(path=shots / f"{backend}-transfer.png")
+            await panel.locator(".transfer-form").get_by_role("button", name="Transfer").click()
+            await expect(page.get_by_role("tab")).to_have_count(0)
+
+            # The server drops every socket; the desktop reconnects, reloads its snapshot and
+            # keeps receiving work.
+            server.drop_sockets()
+            await expect(page.locator("#connection")).to_have_text("Connected")
+
+            wall_context = await browser.new_context(viewport={"width": 1366, "height": 768})
+            await wall_context.add_init_script(CSP_PROBE)
+            wall = Guarded(await wall_context.new_page())
+            await sign_in(wall.page, base, boss, f"/supervisor?tenant={tenant.slug}")
+            waiting = wall.page.locator(".waiting li").filter(has_text="Rosa Díaz")
+            await expect(waiting).to_contain_text("reclamaciones", timeout=10_000)
+            await waiting.get_by_label("Move to queue").select_option("soporte")
+            await waiting.get_by_role("button", name="Move").click()
+            await expect(page.locator(".offer-customer")).to_have_text("Rosa Díaz", timeout=15_000)
+
+            row = wall.page.get_by_role("row", name="Ana Agente")
+            await row.get_by_label("New state for Ana Agente").select_option("away:coaching")
+            await row.get_by_role("button", name="Apply").click()
+            await expect(page.locator("#presence-label")).to_have_text("Away")
+            await expect(wall.page.get_by_role("row", name="Ana Agente")).to_contain_text(
+                "Coaching"
+            )
+            await watched.assert_clean()
+            await wall.assert_clean()
+            await browser.close()
+
+    tickets = (await admin.get(tenant.url("/tickets"), params={"text": "duplicado"})).json()
+    assert [t["subject"] for t in tickets["items"]] == ["Devolución del cobro duplicado"]
