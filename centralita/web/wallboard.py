@@ -78,6 +78,7 @@ async def _live_context(
     prefix = settings.prefix if settings else "T"
     tickets = await data.tickets_breaching(page.session, now)
     agents = stats[0].agents if stats else None
+    agents_grid = await data.agent_rows(page.session, today, now)
     return {
         "tenant": tenant,
         "now": now,
@@ -86,7 +87,8 @@ async def _live_context(
         "occupancy": (agents.busy / (agents.busy + agents.available))
         if agents and agents.busy + agents.available
         else None,
-        "agents": await data.agent_rows(page.session, today, now),
+        "agents": agents_grid,
+        "signed_in": [agent for agent in agents_grid if agent.presence != "offline"],
         "waiting": await data.waiting_work(page.session),
         "tickets": [(reference(prefix, t.number), t) for t in tickets],
         "queues": queues,

@@ -70,7 +70,9 @@ async def test_the_wallboard_shows_queues_agents_waiting_work_and_charts(
     assert "Contactos por 15 minutos" in html
     assert "Hoy 1 contactos; el mismo día de la semana pasada 1." in html
     assert 'class="bar"' in html
-    assert f'data-interaction="{waiting}"' in html
+    assert f'<form class="move-form inline-form" data-interaction="{waiting}">' in html
+    # The waiting work can be handed to the signed-in agent.
+    assert f'<form class="offer-form inline-form" data-interaction="{waiting}">' in html
 
 
 async def test_without_a_company_the_wallboard_opens_the_first_one(

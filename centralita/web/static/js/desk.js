@@ -11,6 +11,7 @@ const work = new Map(); // interaction id -> entry
 let selected = null;
 let presence = document.querySelector(".desk").dataset.presence;
 let soundOn = false;
+let choosing = false;
 let audio = null;
 const targets = new Map(); // tenant slug -> Promise<{queues, agents}>
 
@@ -35,12 +36,15 @@ function showPresence(value, reason) {
   const badge = $("presence-badge");
   badge.className = `presence-badge presence-${value}`;
   text($("presence-label"), T[value] || value);
+  // A choice the agent is making is not overwritten by a snapshot arriving meanwhile.
+  if (choosing) return;
   $("presence").value = value === "wrap_up" ? "offline" : value;
   $("presence-reason").disabled = value !== "away";
   if (reason) $("presence-reason").value = reason;
 }
 
 $("presence").addEventListener("change", () => {
+  choosing = true;
   $("presence-reason").disabled = $("presence").value !== "away";
 });
 
@@ -51,6 +55,7 @@ $("presence-form").addEventListener("submit", async (event) => {
   if (value === "away") body.reason = $("presence-reason").value;
   try {
     const saved = await api("PUT", "/api/v1/agents/me/presence", body);
+    choosing = false;
     showPresence(saved.presence, saved.presence_reason);
   } catch (error) {
     showError(error);

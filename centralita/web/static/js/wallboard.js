@@ -122,6 +122,8 @@ $("live").addEventListener("submit", async (event) => {
       const [presence, reason] = form.state.value.split(":");
       const body = reason ? { presence, reason } : { presence };
       await api("PUT", tenantPath(slug, `/agents/${form.dataset.agent}/presence`), body);
+    } else if (form.classList.contains("offer-form")) {
+      await api("POST", tenantPath(slug, `/interactions/${form.dataset.interaction}/offer`), { agent_id: form.agent.value });
     } else if (form.classList.contains("move-form")) {
       await api("PATCH", tenantPath(slug, `/interactions/${form.dataset.interaction}`), { queue: form.queue.value });
     }
