@@ -14,6 +14,7 @@ from playwright.async_api import Dialog, Page
 
 from centralita.app import create_app
 from centralita.config import Settings
+from centralita.events.bus import Event
 from tests.web.helpers import PASSWORD
 from tests.web.test_browser import Watched
 
@@ -23,6 +24,10 @@ class LiveServer:
     url: str
     app: FastAPI
     loop: asyncio.AbstractEventLoop
+
+    def publish(self, event: Event) -> None:
+        """Publish ``event`` on the server's bus, as another part of the product would."""
+        asyncio.run_coroutine_threadsafe(self.app.state.bus.publish([event]), self.loop).result(5)
 
     def drop_sockets(self) -> None:
         """What the hub does when the bus may have lost events (a Redis reconnect): every socket

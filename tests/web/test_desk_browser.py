@@ -7,6 +7,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from centralita.config import Settings
+from centralita.events.bus import Event, user_topic
 from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
@@ -96,6 +97,24 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             await panel.get_by_label("Reply").press("Control+Enter")
             await expect(panel.locator(".message-agent .message-text")).to_have_text(
                 "Hola, ahora mismo lo miro."
+            )
+
+            # A channel stores the customer's next message and announces it on the socket.
+            said = await admin.post(
+                tenant.url(f"/interactions/{work_id}/messages"),
+                json={"text": f"¿Y ahora? {XSS}"},
+            )
+            assert said.status_code == 201, said.text
+            server.publish(
+                Event(
+                    type="interaction.message_added",
+                    tenant=tenant.id,
+                    data={"interaction_id": work_id, "message_id": said.json()["id"]},
+                    recipients=(user_topic(agent.id),),
+                )
+            )
+            await expect(panel.locator(".message-customer .message-text")).to_have_text(
+                [XSS, f"¿Y ahora? {XSS}"]
             )
             await page.screenshot(path=shots / f"{backend}-conversation.png")
 
