@@ -110,7 +110,8 @@ async def banners_for(
                 "warning",
                 gettext_noop("Waited %(num)d minute"),
                 {},
-                plural=gettext_noop("Waited %(num)d minutes"),
+                # The catalogue's plural of the message above, not a message of its own.
+                plural="Waited %(num)d minutes",
                 count=minutes,
             )
         )

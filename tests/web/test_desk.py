@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import update
 
 from centralita.config import Settings
 from centralita.customers.models import Customer
+from centralita.db.base import utcnow
 from centralita.identity.models import User
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Interaction
@@ -76,7 +78,9 @@ async def test_the_customer_panel_shows_banners_and_escapes_customer_text(world:
             .values(display_name=XSS, value_tier="platinum", tags=["moroso"], title="Sra.")
         )
         await session.execute(
-            update(Interaction).where(Interaction.id == work_id).values(topic="tarjeta")
+            update(Interaction)
+            .where(Interaction.id == work_id)
+            .values(topic="tarjeta", queued_at=utcnow() - timedelta(minutes=6, seconds=5))
         )
         await session.commit()
     for _ in range(2):
@@ -102,6 +106,7 @@ async def test_the_customer_panel_shows_banners_and_escapes_customer_text(world:
     assert "Contacto número 3 sobre «tarjeta» en 7 días" in panel.text
     assert "moroso" in panel.text
     assert "Platino" in panel.text
+    assert "Esperó 6 minutos" in panel.text
 
 
 async def test_the_panel_of_another_tenants_work_is_not_found(
