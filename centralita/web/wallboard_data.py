@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.customers.models import Customer
+from centralita.identity.models import Membership, User
 from centralita.interactions.models import Interaction, InteractionState
 from centralita.reporting.measures import Contact, queue_measures
 from centralita.routing.engine import Load
-from centralita.routing.models import Assignment, Queue
-from centralita.routing.service import list_agents
+from centralita.routing.models import AgentProfile, Assignment, Queue
+from centralita.routing.service import SERVING_ROLES
 from centralita.tickets.models import Ticket, TicketStatus
 
 INTERVAL = timedelta(minutes=15)
@@ -93,18 +94,22 @@ async def queue_handle_times(
 
 async def agent_rows(session: AsyncSession, since: datetime, now: datetime) -> list[AgentRow]:
     """Every agent serving the tenant: state and time in it, work in hand, today's handling."""
-    rows = {
-        view.user.id: AgentRow(
-            user_id=view.user.id,
-            name=view.user.display_name,
-            presence=view.profile.presence,
-            reason=view.profile.presence_reason,
-            since=view.profile.presence_changed_at,
-            load=sum(getattr(view.profile, f"load_{load}") for load in Load),
-            capacity=sum(getattr(view.profile, f"capacity_{load}") for load in Load),
-        )
-        for view in await list_agents(session)
-    }
+    # One query for people and profiles: the wallboard needs no skills (routing's list_agents).
+    people = await session.execute(
+        select(User.id, User.display_name, AgentProfile)
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(AgentProfile, AgentProfile.user_id == User.id)
+        .where(Membership.role.in_(SERVING_ROLES), User.is_active)
+    )
+    rows: dict[uuid.UUID, AgentRow] = {}
+    for user_id, name, profile in people.all():
+        row = AgentRow(user_id=user_id, name=name, presence="offline", reason=None, since=now)
+        if profile is not None:
+            row.presence, row.reason = profile.presence, profile.presence_reason
+            row.since = profile.presence_changed_at
+            row.load = sum(getattr(profile, f"load_{load}") for load in Load)
+            row.capacity = sum(getattr(profile, f"capacity_{load}") for load in Load)
+        rows[user_id] = row
     held = await session.execute(
         select(Interaction)
         .join(Assignment, Assignment.interaction_id == Interaction.id)
@@ -112,9 +117,9 @@ async def agent_rows(session: AsyncSession, since: datetime, now: datetime) -> l
         .order_by(Assignment.offered_at)
     )
     for interaction in held.scalars():
-        row = rows.get(interaction.agent_user_id) if interaction.agent_user_id else None
-        if row is not None:
-            row.work.append(interaction)
+        holder = rows.get(interaction.agent_user_id) if interaction.agent_user_id else None
+        if holder is not None:
+            holder.work.append(interaction)
     handled = await session.execute(
         select(*FACTS).where(
             Interaction.answered_at >= since, Interaction.agent_user_id.in_(list(rows))
