@@ -59,6 +59,8 @@ from centralita.surveys.routes import router as surveys_router
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
+from centralita.web.admin import router as admin_router
+from centralita.web.desk import router as desk_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
 from centralita.webhooks import service as webhooks
@@ -66,6 +68,7 @@ from centralita.webhooks.dispatcher import WebhookDispatcher
 from centralita.webhooks.routes import router as webhooks_router
 from centralita.wfm.routes import pages_router as wfm_pages_router
 from centralita.wfm.routes import router as wfm_router
+from centralita.web.wallboard import router as wallboard_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -214,6 +217,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(callbacks_router)
     app.include_router(surveys_router)
     app.include_router(survey_pages)
+    app.include_router(desk_router)
+    app.include_router(wallboard_router)
+    app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -27,6 +27,7 @@ from centralita.routing.schemas import (
     AgentUpdate,
     HeldWorkOut,
     MyWorkOut,
+    OfferToIn,
     PerLoadOut,
     PositionOut,
     PresenceIn,
@@ -258,6 +259,18 @@ async def transfer(interaction_id: uuid.UUID, data: TransferIn, ctx: WorkOn) -> 
         agent_id=data.agent_id,
         note=data.note,
         serves_tenant=serves,
+    )
+    return _out(interaction)
+
+
+@router.post("/interactions/{interaction_id}/offer", response_model=InteractionOut)
+async def offer_to_agent(
+    interaction_id: uuid.UUID, data: OfferToIn, ctx: RoutingManage
+) -> InteractionOut:
+    """A supervisor hands waiting work to a chosen agent (who may accept or reject it)."""
+    serves = await service.serves(ctx.session, data.agent_id)
+    interaction = await work.offer_to(
+        ctx.session, interaction_id, data.agent_id, serves_tenant=serves
     )
     return _out(interaction)
 

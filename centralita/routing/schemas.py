@@ -324,6 +324,10 @@ class TransferIn(Strict):
     note: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
+class OfferToIn(Strict):
+    agent_id: uuid.UUID = Field(description="A signed-in agent who serves this tenant")
+
+
 class WrapUpIn(Strict):
     disposition: str = Field(min_length=1, max_length=100)
     notes: str | None = Field(default=None, min_length=1, max_length=4000)

@@ -286,6 +286,34 @@ async def transfer(
     return interaction
 
 
+async def offer_to(
+    session: AsyncSession,
+    interaction_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    *,
+    serves_tenant: bool,
+) -> Interaction:
+    """A supervisor hands waiting work straight to an agent, who has the direct-transfer time to
+    accept it before it waits again. ``serves_tenant`` is checked by the caller, as in
+    :func:`transfer`."""
+    interaction = await get_interaction(session, interaction_id, for_update=True)
+    if interaction.state != State.QUEUED:
+        raise Conflict("Only waiting work can be handed to an agent", "not-waiting")
+    if not serves_tenant:
+        raise InvalidInput.on_field("body.agent_id", "No agent serving this tenant has this id")
+    profile = await session.get(AgentProfile, agent_id)
+    if profile is None or profile.presence == Presence.OFFLINE:
+        raise InvalidInput.on_field("body.agent_id", "The agent is not signed in")
+    now = utcnow()
+    expires = now + timedelta(seconds=DIRECT_TRANSFER_TIMEOUT_SECONDS)
+    await hold(
+        session, interaction, agent_id, queue_id=None, expires_at=expires, accepted=False, now=now
+    )
+    announce_change(session, interaction)
+    await session.flush()
+    return interaction
+
+
 async def _transfer_queue(
     session: AsyncSession, interaction: Interaction, queue_id: uuid.UUID
 ) -> Queue:

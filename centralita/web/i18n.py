@@ -16,7 +16,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 
 LOCALES = ("es", "en")
@@ -80,3 +80,18 @@ def format_clock(moment: datetime, locale: str, time_zone: str) -> str:
 
 def format_number(value: int, locale: str) -> str:
     return format_decimal(value, locale=locale)
+
+
+def format_share(value: float | None, locale: str) -> str:
+    """A 0-1 share as a whole percentage ("87 %" in Spanish, "87%" in English); "—" if unknown."""
+    return "—" if value is None else format_percent(value, locale=locale)
+
+
+def format_duration(seconds: float | None) -> str:
+    """Seconds as m:ss (or h:mm:ss), the way contact-center screens show waits and handle times."""
+    if seconds is None:
+        return "—"
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -94,6 +94,8 @@ def _environment(locale: str) -> Environment:
     )
     environment.filters["number"] = lambda value: i18n.format_number(value, locale)
     environment.filters["language_name"] = lambda code: i18n.language_name(code, locale)
+    environment.filters["share"] = lambda value: i18n.format_share(value, locale)
+    environment.filters["duration"] = i18n.format_duration
     return environment
 
 

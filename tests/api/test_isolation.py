@@ -329,6 +329,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{INTERACTION}/end"): {},
     ("POST", f"{INTERACTION}/transfer"): {"queue_id": str(uuid.uuid4())},
     ("POST", f"{INTERACTION}/wrap-up"): {"disposition": "resolved"},
+    ("POST", f"{INTERACTION}/offer"): {"agent_id": str(uuid.uuid4())},
     ("PATCH", f"{TENANT_PREFIX}/business-calendars/{{calendar_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/sla-policies/{{policy_id}}"): {"name": "Renamed"},
     ("PATCH", TICKET): {"subject": "Renamed"},

@@ -344,18 +344,18 @@ async def test_tenant_name_with_markup_is_shown_as_text(
 async def test_workspace_links_once_its_page_is_served(
     app: FastAPI, db: Database, client: httpx.AsyncClient, tenant_a: TenantFixture
 ) -> None:
-    email = await make_user(app, db, [(tenant_a, Role.AGENT)])
+    email = await make_user(app, db, [(tenant_a, Role.CLIENT_VIEWER)])
     before = await signed_in_home(client, email)
 
-    async def agent_desktop() -> dict[str, str]:
+    async def client_portal() -> dict[str, str]:
         return {}
 
-    app.router.add_api_route("/agent", agent_desktop, methods=["GET"])
+    app.router.add_api_route("/client", client_portal, methods=["GET"])
     after = await client.get("/home")
 
-    assert 'href="/agent' not in before.text
+    assert 'href="/client' not in before.text
     assert "Disponible en la próxima versión" in before.text
-    assert f'href="/agent?tenant={tenant_a.slug}"' in after.text
+    assert f'href="/client?tenant={tenant_a.slug}"' in after.text
     assert "Disponible en la próxima versión" not in after.text
 
 

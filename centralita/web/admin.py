@@ -1,0 +1,134 @@
+"""Administration of one client company: its settings, people, skills, queues, agents, business
+calendars and SLA policies.
+
+Pages list what exists (read through the domain services); their forms post JSON to the public
+API through ``static/js/forms.js``, so the API's validation is the one that applies and its
+problem+json field errors are shown beside the fields.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import Query
+from fastapi.responses import Response
+
+from centralita.db.scoping import use_system_scope
+from centralita.errors import Forbidden, NotFound
+from centralita.identity.permissions import Permission, Role
+from centralita.identity.service import list_members
+from centralita.interactions.models import Channel
+from centralita.routing import service as routing
+from centralita.sla.business_time import WEEKDAYS
+from centralita.sla.policies import list_calendars, list_policies
+from centralita.tenancy.models import Tenant
+from centralita.tenancy.service import list_tenants
+from centralita.web.desk import SCRIPT_TEXTS, tenant_for, texts
+from centralita.web.i18n import LOCALES, gettext_noop
+from centralita.web.pages import SignedIn, SignedInPage, page_router
+
+router = page_router()
+
+SECTIONS = {
+    "company": gettext_noop("Company"),
+    "members": gettext_noop("Users and roles"),
+    "skills": gettext_noop("Skills"),
+    "queues": gettext_noop("Queues and overflow"),
+    "agents": gettext_noop("Agents"),
+    "calendars": gettext_noop("Business calendars"),
+    "policies": gettext_noop("SLA policies"),
+}
+
+ROLE_NAMES = {
+    Role.ADMIN: gettext_noop("Administrator"),
+    Role.SUPERVISOR: gettext_noop("Supervisor"),
+    Role.AGENT: gettext_noop("Agent"),
+    Role.CLIENT_VIEWER: gettext_noop("Client manager"),
+}
+
+WEEKDAY_NAMES = {
+    "mon": gettext_noop("Monday"),
+    "tue": gettext_noop("Tuesday"),
+    "wed": gettext_noop("Wednesday"),
+    "thu": gettext_noop("Thursday"),
+    "fri": gettext_noop("Friday"),
+    "sat": gettext_noop("Saturday"),
+    "sun": gettext_noop("Sunday"),
+}
+assert tuple(WEEKDAY_NAMES) == tuple(WEEKDAYS)
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+ADMIN_TEXTS = {
+    "fix": gettext_noop("Please correct the following:"),
+    "saved": gettext_noop("Saved."),
+    "error": SCRIPT_TEXTS["error"],
+}
+
+
+async def _managed_tenants(page: SignedIn) -> list[Tenant]:
+    principal = page.principal
+    ids = None if principal.is_platform_admin else set(principal.roles)
+    return [
+        tenant
+        for tenant in await list_tenants(page.session, ids)
+        if principal.can(tenant.id, Permission.TENANT_MANAGE)
+    ]
+
+
+async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
+    session = page.session
+    if section == "members":
+        return {"members": await list_members(session)}
+    if section == "skills":
+        return {"skills": await routing.list_skills(session)}
+    if section == "queues":
+        return {"queues": await routing.list_queues(session)}
+    if section == "agents":
+        return {
+            "agents": await routing.list_agents(session),
+            "skills": await routing.list_skills(session),
+        }
+    if section == "calendars":
+        return {"calendars": await list_calendars(session)}
+    if section == "policies":
+        calendars = await list_calendars(session)
+        return {
+            "policies": await list_policies(session),
+            "calendars": calendars,
+            "calendar_names": {c.id: c.name for c in calendars},
+        }
+    return {}
+
+
+@router.get("/admin")
+async def administration(
+    page: SignedInPage,
+    tenant: Annotated[str | None, Query(max_length=100)] = None,
+    section: Annotated[str, Query(max_length=20)] = "company",
+) -> Response:
+    tenants = await _managed_tenants(page)
+    if not tenants:
+        raise Forbidden("Only administrators open the administration")
+    if tenant is None:
+        return page.redirect(f"/admin?tenant={tenants[0].slug}")
+    if section not in SECTIONS:
+        raise NotFound("No such section")
+    found = await tenant_for(page, tenant, Permission.TENANT_MANAGE)
+    context = await _section_data(page, section)
+    await use_system_scope(page.session)
+    return page.render(
+        "admin.html",
+        {
+            **context,
+            "tenant": found,
+            "tenants": tenants,
+            "section": section,
+            "sections": SECTIONS,
+            "roles": ROLE_NAMES,
+            "channels": list(Channel),
+            "locales": LOCALES,
+            "weekdays": WEEKDAY_NAMES,
+            "priorities": PRIORITIES,
+            "is_platform_admin": page.principal.is_platform_admin,
+            "script_texts": texts(page, ADMIN_TEXTS),
+        },
+    )

@@ -1,0 +1,532 @@
+// The agent desktop: presence, offers, one tab per conversation, the customer beside it.
+// Customer text is only ever put in the page with textContent.
+
+import { api, clock, format, fragment, tenantPath, texts } from "./api.js";
+import { live } from "./live.js";
+
+const T = texts("desk-texts");
+const tenantNames = texts("desk-tenants");
+const $ = (id) => document.getElementById(id);
+const work = new Map(); // interaction id -> entry
+let selected = null;
+let presence = document.querySelector(".desk").dataset.presence;
+let soundOn = false;
+let choosing = false;
+let audio = null;
+const targets = new Map(); // tenant slug -> Promise<{queues, agents}>
+
+function showError(error) {
+  const box = $("desk-error");
+  box.textContent = format(T.error, { detail: error.message || String(error) });
+  box.hidden = false;
+  setTimeout(() => {
+    box.hidden = true;
+  }, 8000);
+}
+
+function text(node, value) {
+  node.textContent = value ?? "";
+  return node;
+}
+
+// --- presence ---------------------------------------------------------------------------
+
+function showPresence(value, reason) {
+  presence = value;
+  const badge = $("presence-badge");
+  badge.className = `presence-badge presence-${value}`;
+  text($("presence-label"), T[value] || value);
+  // A choice the agent is making is not overwritten by a snapshot arriving meanwhile.
+  if (choosing) return;
+  $("presence").value = value === "wrap_up" ? "offline" : value;
+  $("presence-reason").disabled = value !== "away";
+  if (reason) $("presence-reason").value = reason;
+}
+
+$("presence").addEventListener("change", () => {
+  choosing = true;
+  $("presence-reason").disabled = $("presence").value !== "away";
+});
+
+$("presence-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const value = $("presence").value;
+  const body = { presence: value };
+  if (value === "away") body.reason = $("presence-reason").value;
+  try {
+    const saved = await api("PUT", "/api/v1/agents/me/presence", body);
+    choosing = false;
+    showPresence(saved.presence, saved.presence_reason);
+  } catch (error) {
+    showError(error);
+  }
+});
+
+$("sound").addEventListener("change", () => {
+  soundOn = $("sound").checked;
+  if (soundOn && !audio) audio = new AudioContext();
+});
+
+function chime() {
+  if (!soundOn || !audio) return;
+  const tone = audio.createOscillator();
+  const gain = audio.createGain();
+  tone.frequency.value = 880;
+  gain.gain.setValueAtTime(0.2, audio.currentTime);
+  gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+  tone.connect(gain).connect(audio.destination);
+  tone.start();
+  tone.stop(audio.currentTime + 0.6);
+}
+
+// --- loading what belongs to one piece of work ------------------------------------------
+
+async function loadDetail(entry) {
+  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}`);
+  entry.detail = await api("GET", path);
+  if (!entry.customer) {
+    const customerPath = tenantPath(entry.item.tenant_slug, `/customers/${entry.item.customer_id}`);
+    entry.customer = await api("GET", customerPath);
+  }
+  render(entry);
+}
+
+function targetsOf(slug) {
+  if (!targets.has(slug)) {
+    targets.set(
+      slug,
+      Promise.all([api("GET", tenantPath(slug, "/queues")), api("GET", tenantPath(slug, "/agents"))]),
+    );
+  }
+  return targets.get(slug);
+}
+
+function customerName(entry) {
+  const c = entry.customer;
+  if (!c) return "…";
+  return [c.title, c.preferred_name || c.display_name].filter(Boolean).join(" ");
+}
+
+// --- offers -----------------------------------------------------------------------------
+
+function renderOffer(entry) {
+  if (!entry.offer) {
+    entry.offer = $("offer-template").content.firstElementChild.cloneNode(true);
+    const id = `offer-${entry.item.interaction_id}`;
+    entry.offer.querySelector(".offer-customer").id = id;
+    entry.offer.setAttribute("aria-labelledby", id);
+    entry.offer.querySelector(".offer-accept").addEventListener("click", () => decide(entry, "accept"));
+    entry.offer.querySelector(".offer-reject").addEventListener("click", () => decide(entry, "reject"));
+    $("offers").append(entry.offer);
+    chime();
+  }
+  const o = entry.offer;
+  const channel = o.querySelector(".channel-badge");
+  channel.className = `channel-badge channel-${entry.item.channel}`;
+  text(channel, T[entry.item.channel] || entry.item.channel);
+  text(o.querySelector(".offer-tenant"), tenantNames[entry.item.tenant_slug] || entry.item.tenant_slug);
+  text(o.querySelector(".offer-queue"), entry.item.queue || "—");
+  text(o.querySelector(".offer-customer"), customerName(entry));
+  text(o.querySelector(".offer-subject"), entry.item.subject || T.no_subject);
+  text(o.querySelector(".offer-topic"), entry.detail?.topic || "");
+}
+
+async function decide(entry, verb) {
+  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/${verb}`);
+  try {
+    await api("POST", path);
+    await refreshWork();
+    if (verb === "accept") select(entry.item.interaction_id);
+  } catch (error) {
+    showError(error);
+    await refreshWork();
+  }
+}
+
+// --- the workspace tabs -----------------------------------------------------------------
+
+function ensureTab(entry) {
+  if (entry.panel) return;
+  const id = entry.item.interaction_id;
+  const tab = document.createElement("button");
+  tab.type = "button";
+  tab.className = "work-tab";
+  tab.id = `tab-${id}`;
+  tab.setAttribute("role", "tab");
+  tab.setAttribute("aria-controls", `panel-${id}`);
+  tab.addEventListener("click", () => select(id));
+  tab.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    const ids = [...work.values()].filter((e) => e.panel).map((e) => e.item.interaction_id);
+    const next = ids[(ids.indexOf(id) + (event.key === "ArrowRight" ? 1 : ids.length - 1)) % ids.length];
+    select(next);
+    $(`tab-${next}`).focus();
+  });
+  entry.tab = tab;
+  $("work-tabs").append(tab);
+
+  const panel = $("work-template").content.firstElementChild.cloneNode(true);
+  panel.id = `panel-${id}`;
+  panel.setAttribute("aria-labelledby", tab.id);
+  panel.hidden = true;
+  const reply = panel.querySelector(".reply-form");
+  const area = reply.querySelector("textarea");
+  area.id = `reply-${id}`;
+  reply.querySelector(".field-label").htmlFor = area.id;
+  reply.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendReply(entry);
+  });
+  area.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      sendReply(entry);
+    }
+  });
+  panel.querySelector(".work-end").addEventListener("click", () => endConversation(entry));
+  panel.querySelector(".transfer").addEventListener("toggle", () => fillTargets(entry));
+  panel.querySelector(".transfer-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    transfer(entry, event.target);
+  });
+  panel.querySelector(".ticket-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    createTicket(entry, event.target);
+  });
+  panel.querySelector(".wrap-up-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    wrapUp(entry, event.target);
+  });
+  entry.panel = panel;
+  $("work-panels").append(panel);
+}
+
+function render(entry) {
+  const { item } = entry;
+  const offered = item.state === "offered";
+  if (offered) {
+    renderOffer(entry);
+    return;
+  }
+  entry.offer?.remove();
+  entry.offer = null;
+  ensureTab(entry);
+  const p = entry.panel;
+  text(entry.tab, `${T[item.channel] || item.channel} · ${customerName(entry)}`);
+  entry.tab.classList.toggle("work-tab-wrap", item.state === "wrap_up");
+  const channel = p.querySelector(".channel-badge");
+  channel.className = `channel-badge channel-${item.channel}`;
+  text(channel, T[item.channel] || item.channel);
+  text(p.querySelector(".work-tenant"), tenantNames[item.tenant_slug] || item.tenant_slug);
+  text(p.querySelector(".work-queue"), item.queue || "—");
+  text(p.querySelector(".work-subject"), item.subject || T.no_subject);
+  const wrapping = item.state === "wrap_up";
+  p.querySelector(".wrap-up-form").hidden = !wrapping;
+  p.querySelector(".reply-form").hidden = wrapping;
+  p.querySelector(".work-end").hidden = wrapping;
+  p.querySelector(".transfer").hidden = wrapping;
+  if (entry.detail) {
+    renderSelfService(p, entry.detail.self_service_context || {});
+    renderThread(p.querySelector(".thread"), entry.detail.messages || []);
+  }
+}
+
+function renderSelfService(panel, context) {
+  const list = panel.querySelector(".self-service");
+  const keys = Object.keys(context);
+  list.hidden = keys.length === 0;
+  list.querySelectorAll("div").forEach((node) => node.remove());
+  for (const key of keys) {
+    const row = document.createElement("div");
+    const value = context[key];
+    row.append(
+      text(document.createElement("dt"), key),
+      text(document.createElement("dd"), typeof value === "string" ? value : JSON.stringify(value)),
+    );
+    list.append(row);
+  }
+}
+
+function renderThread(list, messages) {
+  const nodes = messages.map((message) => {
+    const li = document.createElement("li");
+    li.className = `message message-${message.author_kind}`;
+    const who = document.createElement("p");
+    who.className = "message-who";
+    const when = new Date(message.created_at).toLocaleTimeString(document.documentElement.lang, {
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    text(who, `${T[message.author_kind] || message.author_kind} · ${when}`);
+    const body = document.createElement("p");
+    body.className = "message-text";
+    text(body, message.text);
+    li.append(who, body);
+    for (const file of message.attachments || []) {
+      const link = document.createElement("a");
+      link.className = "attachment";
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      if (/^https?:/i.test(file.url)) link.href = file.url;
+      text(link, file.name);
+      li.append(link);
+    }
+    return li;
+  });
+  const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
+  list.replaceChildren(...nodes);
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+async function select(id) {
+  const entry = work.get(id);
+  if (!entry || !entry.panel) return;
+  selected = id;
+  for (const other of work.values()) {
+    if (!other.panel) continue;
+    const on = other === entry;
+    other.panel.hidden = !on;
+    other.tab.setAttribute("aria-selected", String(on));
+    other.tab.tabIndex = on ? 0 : -1;
+  }
+  const side = $("customer-side");
+  try {
+    const query = new URLSearchParams({ tenant: entry.item.tenant_slug, interaction: id });
+    const nodes = await fragment(`/agent/panel?${query}`);
+    if (selected !== id) return;
+    side.replaceChildren(...nodes);
+    side.querySelectorAll(".ticket-status-form").forEach((form) =>
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        updateTicket(entry, form);
+      }),
+    );
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// --- actions on the conversation --------------------------------------------------------
+
+function status(entry, message) {
+  text(entry.panel.querySelector(".work-status"), message);
+}
+
+async function sendReply(entry) {
+  const form = entry.panel.querySelector(".reply-form");
+  const area = form.querySelector("textarea");
+  const value = area.value.trim();
+  if (!value) return;
+  const kind = form.querySelector('[name="note"]').checked ? "note" : "agent";
+  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/messages`);
+  try {
+    await api("POST", path, { author_kind: kind, text: value });
+    area.value = "";
+    await loadDetail(entry);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function endConversation(entry) {
+  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/end`);
+  try {
+    await api("POST", path);
+    await refreshWork();
+    entry.panel?.querySelector(".wrap-up-form select")?.focus();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function fillTargets(entry) {
+  const form = entry.panel.querySelector(".transfer-form");
+  if (form.dataset.filled) return;
+  form.dataset.filled = "1";
+  try {
+    const [queues, agents] = await targetsOf(entry.item.tenant_slug);
+    for (const queue of queues) {
+      const option = text(document.createElement("option"), queue.name);
+      option.value = queue.id;
+      form.queue_id.append(option);
+    }
+    const me = document.querySelector(".desk").dataset.me;
+    for (const agent of agents) {
+      if (agent.user_id === me) continue;
+      const option = text(document.createElement("option"), `${agent.display_name} (${T[agent.presence] || agent.presence})`);
+      option.value = agent.user_id;
+      form.agent_id.append(option);
+    }
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function transfer(entry, form) {
+  const body = {};
+  if (form.queue_id.value) body.queue_id = form.queue_id.value;
+  else if (form.agent_id.value) body.agent_id = form.agent_id.value;
+  else {
+    status(entry, T.pick_target);
+    return;
+  }
+  if (form.note.value.trim()) body.note = form.note.value.trim();
+  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/transfer`);
+  try {
+    await api("POST", path, body);
+    status(entry, T.transferred);
+    await refreshWork();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function wrapUp(entry, form) {
+  const body = { disposition: form.disposition.value };
+  if (form.notes.value.trim()) body.notes = form.notes.value.trim();
+  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/wrap-up`);
+  try {
+    await api("POST", path, body);
+    await refreshWork();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function createTicket(entry, form) {
+  const body = {
+    requester_id: entry.item.customer_id,
+    subject: form.subject.value.trim(),
+    description: form.description.value.trim(),
+    channel: entry.item.channel,
+  };
+  try {
+    const ticket = await api("POST", tenantPath(entry.item.tenant_slug, "/tickets"), body);
+    form.reset();
+    status(entry, format(T.ticket_created, { ref: ticket.reference }));
+    if (selected === entry.item.interaction_id) await select(selected);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function updateTicket(entry, form) {
+  const path = tenantPath(entry.item.tenant_slug, `/tickets/${form.dataset.ticket}`);
+  try {
+    await api("PATCH", path, { status: form.status.value });
+    status(entry, T.ticket_updated);
+    await select(entry.item.interaction_id);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// --- reconciling with the server's truth ------------------------------------------------
+
+function reconcile(snapshot) {
+  showPresence(snapshot.presence, snapshot.presence_reason);
+  const seen = new Set();
+  for (const item of snapshot.work) {
+    const id = item.interaction_id;
+    seen.add(id);
+    const known = work.get(id);
+    if (known) {
+      known.item = item;
+      render(known);
+    } else {
+      const entry = { item, detail: null, customer: null, panel: null, tab: null, offer: null };
+      work.set(id, entry);
+      render(entry);
+      loadDetail(entry).catch(showError);
+    }
+  }
+  for (const [id, entry] of work) {
+    if (seen.has(id)) continue;
+    entry.offer?.remove();
+    entry.panel?.remove();
+    entry.tab?.remove();
+    work.delete(id);
+    if (selected === id) {
+      selected = null;
+      $("customer-side").replaceChildren();
+    }
+  }
+  const tabs = [...work.values()].filter((e) => e.panel);
+  $("empty-work").hidden = work.size > 0;
+  if (!selected && tabs.length) select(tabs[0].item.interaction_id);
+}
+
+async function refreshWork() {
+  try {
+    reconcile(await api("GET", "/api/v1/agents/me/work"));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function onEvent(event) {
+  if (event.type === "interaction.message_added") {
+    const entry = work.get(event.data.interaction_id);
+    if (entry) loadDetail(entry).catch(showError);
+    return;
+  }
+  if (event.type === "agent.presence_changed") {
+    showPresence(event.data.presence, event.data.reason);
+    return;
+  }
+  if (event.type.startsWith("interaction.")) refreshWork();
+}
+
+function tick() {
+  const now = Date.now();
+  for (const entry of work.values()) {
+    const { item } = entry;
+    if (entry.offer && item.expires_at) {
+      const left = (new Date(item.expires_at).getTime() - now) / 1000;
+      text(entry.offer.querySelector(".offer-countdown"), format(T.expires, { num: Math.max(0, Math.ceil(left)) }));
+    }
+    if (entry.panel && entry.detail) {
+      const wrapping = item.state === "wrap_up";
+      const since = wrapping ? entry.detail.ended_at : item.answered_at;
+      if (since) {
+        const seconds = (now - new Date(since).getTime()) / 1000;
+        text(entry.panel.querySelector(".work-timer"), format(wrapping ? T.wrapping : T.handling, { time: clock(seconds) }));
+      }
+    }
+  }
+}
+
+document.addEventListener("keydown", (event) => {
+  if (!event.altKey || event.ctrlKey || event.metaKey) return;
+  const offers = [...work.values()].filter((e) => e.offer);
+  const current = selected ? work.get(selected) : null;
+  const key = event.key.toLowerCase();
+  if (key === "a" && offers.length) decide(offers[0], "accept");
+  else if (key === "x" && offers.length) decide(offers[0], "reject");
+  else if (key === "e" && current && current.item.state === "active") endConversation(current);
+  else if (key === "w" && current) current.panel.querySelector(".wrap-up-form select")?.focus();
+  else if (/^[1-9]$/.test(key)) {
+    const tabs = [...work.values()].filter((e) => e.panel);
+    const target = tabs[Number(key) - 1];
+    if (!target) return;
+    select(target.item.interaction_id);
+    target.tab.focus();
+  } else return;
+  event.preventDefault();
+});
+
+live("/ws/agent", {
+  onSnapshot: reconcile,
+  onEvent,
+  onState(state) {
+    const node = $("connection");
+    node.className = `connection connection-${state}`;
+    text(node, state === "open" ? T.connected : T.reconnecting);
+    if (state === "open") {
+      // Messages that arrived while the socket was down are in the threads, not in the replay.
+      for (const entry of work.values()) loadDetail(entry).catch(showError);
+    }
+  },
+});
+setInterval(tick, 1000);
+showPresence(presence);

@@ -1,0 +1,139 @@
+// Admin forms that speak JSON to the API: each <form data-api data-method> is turned into a body
+// from its fields' dotted names, and the problem+json field errors come back beside the fields.
+
+import { api, texts } from "./api.js";
+
+const T = texts("admin-texts");
+
+function setPath(target, path, value) {
+  const keys = path.split(".");
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = node[key] ??= {};
+  node[keys[keys.length - 1]] = value;
+}
+
+function fieldValue(input) {
+  const kind = input.dataset.type;
+  if (kind === "bool") return input.checked;
+  const raw = input.value.trim();
+  if (raw === "") return undefined;
+  if (kind === "int") return Number.isInteger(Number(raw)) ? Number(raw) : raw;
+  if (kind === "number") return Number.isNaN(Number(raw)) ? raw : Number(raw);
+  if (kind === "list") return raw.split(",").map((part) => part.trim()).filter(Boolean);
+  return raw;
+}
+
+// Shapes the API wants that plain fields cannot spell.
+const SHAPES = {
+  // Checked skills with their level: [{skill_id, level}].
+  skills(form, body) {
+    body.skills = [...form.querySelectorAll("[data-skill]")]
+      .filter((select) => select.value !== "0")
+      .map((select) => ({ skill_id: select.dataset.skill, level: Number(select.value) }));
+  },
+  // The same opening on each ticked weekday: {"mon": [["09:00", "18:00"]], ...}.
+  weekly(form, body) {
+    const opens = form.querySelector('[name="opens"]').value;
+    const closes = form.querySelector('[name="closes"]').value;
+    body.weekly_hours = {};
+    for (const day of form.querySelectorAll('[name="day"]:checked')) body.weekly_hours[day.value] = [[opens, closes]];
+  },
+};
+
+function bodyOf(form) {
+  const body = {};
+  for (const input of form.elements) {
+    if (!input.name || input.dataset.skip !== undefined || input.type === "submit") continue;
+    if (input.dataset.type === "set") {
+      if (!input.checked) continue;
+      const path = input.name;
+      const current = path.split(".").reduce((node, key) => node?.[key], body) ?? [];
+      setPath(body, path, [...current, input.value]);
+      continue;
+    }
+    const value = fieldValue(input);
+    if (value !== undefined) setPath(body, input.name, value);
+  }
+  for (const shape of (form.dataset.shape || "").split(" ").filter(Boolean)) SHAPES[shape](form, body);
+  return body;
+}
+
+function clearErrors(form) {
+  for (const node of form.querySelectorAll(".field-error")) node.remove();
+  for (const node of form.querySelectorAll("[aria-invalid]")) {
+    node.removeAttribute("aria-invalid");
+    node.removeAttribute("aria-describedby");
+  }
+  const summary = form.querySelector(".form-summary");
+  summary.hidden = true;
+  summary.replaceChildren();
+}
+
+// "body.capacity.chat" -> the input named "capacity.chat"; a deeper path falls back to the
+// nearest field that exists ("body.weekly_hours.mon.0" -> a field named "weekly_hours").
+function inputFor(form, field) {
+  const parts = String(field || "").split(".").slice(1);
+  while (parts.length) {
+    const found = form.querySelector(`[name="${CSS.escape(parts.join("."))}"], [data-field-for="${CSS.escape(parts.join("."))}"]`);
+    if (found) return found;
+    parts.pop();
+  }
+  return null;
+}
+
+function showErrors(form, error) {
+  const summary = form.querySelector(".form-summary");
+  const heading = document.createElement("p");
+  heading.textContent = T.fix;
+  const list = document.createElement("ul");
+  const problems = error.fieldErrors.length ? error.fieldErrors : [{ detail: error.message }];
+  problems.forEach((problem, index) => {
+    const input = problem.field ? inputFor(form, problem.field) : null;
+    const holder = input?.closest("label, .field, fieldset");
+    const item = document.createElement("li");
+    const name = holder?.querySelector("legend")?.textContent ?? holder?.firstChild?.textContent;
+    item.textContent = name ? `${name.trim()}: ${problem.detail}` : problem.detail;
+    list.append(item);
+    if (!input) return;
+    const note = document.createElement("p");
+    note.className = "field-error";
+    note.id = `${form.id}-error-${index}`;
+    note.textContent = problem.detail;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", note.id);
+    if (holder) holder.append(note);
+    else input.after(note);
+  });
+  summary.replaceChildren(heading, list);
+  summary.hidden = false;
+  (form.querySelector('[aria-invalid="true"]') || summary).focus();
+}
+
+for (const form of document.querySelectorAll("form[data-api]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const button = form.querySelector('[type="submit"]');
+    button.disabled = true;
+    try {
+      await api(form.dataset.method || "POST", form.dataset.api, bodyOf(form));
+      const url = new URL(location.href);
+      url.searchParams.set("saved", form.dataset.saved || "1");
+      location.assign(url);
+    } catch (error) {
+      if (error.fieldErrors === undefined) throw error;
+      showErrors(form, error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+const saved = new URLSearchParams(location.search).get("saved");
+if (saved) {
+  const notice = document.getElementById("saved-notice");
+  if (notice) {
+    notice.textContent = T.saved;
+    notice.hidden = false;
+  }
+}
