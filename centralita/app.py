@@ -28,6 +28,7 @@ from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
+from centralita.reporting.routes import router as reporting_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents_router)
     app.include_router(realtime_router)
     app.include_router(tickets_router)
+    app.include_router(reporting_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)
