@@ -100,6 +100,9 @@ class Formats:
             "seconds": format_decimal(round(value), locale=self.locale)
         }
 
+    def day(self, value: date) -> str:
+        return format_date(value, "long", locale=self.locale)
+
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)
 
