@@ -28,6 +28,8 @@ from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
+from centralita.reporting import mail as reporting_mail
+from centralita.reporting.mail import SmtpSender
 from centralita.reporting.routes import router as reporting_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
@@ -38,6 +40,7 @@ from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
 from centralita.web.client import router as client_router
 from centralita.web.pages import error_page
+from centralita.web.report_mail import compose_weekly
 from centralita.web.routes import router as web_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -103,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.router = RoutingRunner(db)
             background.append(asyncio.create_task(app.state.router.run()))
         if settings.jobs_worker:
-            worker = JobWorker(db, escalations.JOB_HANDLERS)
+            reports = reporting_mail.job_handlers(SmtpSender(settings), compose_weekly)
+            worker = JobWorker(db, {**escalations.JOB_HANDLERS, **reports})
             background.append(asyncio.create_task(worker.run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))

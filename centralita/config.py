@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=64)
     default_locale: str = Field(default="es", pattern="^(es|en)$")
     log_level: str = Field(default="info")
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for outgoing email.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None)
+    smtp_password: str | None = Field(default=None)
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection to TLS.")
+    smtp_from: str = Field(
+        default="centralita <reports@centralita.invalid>",
+        description="The From address of the emails centralita sends (scheduled reports).",
+    )
 
 
 @lru_cache

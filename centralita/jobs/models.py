@@ -18,6 +18,10 @@ class JobKind(StrEnum):
     ROUTING_QUEUE = "routing.queue"
     # An SLA target (ref_id) reaches its next escalation step or its deadline.
     SLA_ESCALATION = "sla.escalation"
+    # A tenant's weekly report is due (ref_id: the tenant): one delivery per client manager.
+    REPORTING_WEEKLY = "reporting.weekly"
+    # One scheduled report email goes out (ref_id: the reporting delivery).
+    REPORTING_DELIVERY = "reporting.delivery"
 
 
 class Job(Base):

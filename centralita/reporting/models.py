@@ -6,10 +6,10 @@ them.
 """
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, Index, Integer, Numeric, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centralita.db.base import Base, TenantEntity, TenantScoped, Timestamped
@@ -101,3 +101,20 @@ class ReportSettings(TenantScoped, Timestamped, Base):
     cost_per_agent_hour: Mapped[float | None] = mapped_column(Numeric(10, 2, asdecimal=False))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     show_agent_names_to_clients: Mapped[bool] = mapped_column(default=False)
+    # Email last week's report to the tenant's client managers every Monday morning.
+    weekly_report: Mapped[bool] = mapped_column(default=False)
+
+
+class ReportDelivery(TenantEntity, Base):
+    """One scheduled report for one recipient: written with the job that sends it, so a crash
+    or an SMTP outage delays the email but never loses it; ``sent_at`` makes a retry harmless."""
+
+    __tablename__ = "reporting_deliveries"
+    __table_args__ = (Index("ix_reporting_deliveries_id", "id"),)
+
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(String(254))
+    locale: Mapped[str] = mapped_column(String(5))
+    date_from: Mapped[date]
+    date_to: Mapped[date]
+    sent_at: Mapped[datetime | None]

@@ -9,6 +9,7 @@ from centralita.api.deps import TenantContext, require
 from centralita.db.base import utcnow
 from centralita.identity.permissions import Permission, Role
 from centralita.reporting import export, outcomes, service
+from centralita.reporting.mail import set_weekly
 from centralita.reporting.schemas import (
     AgentReport,
     Comparison,
@@ -152,4 +153,6 @@ async def get_settings(ctx: ReportsRead) -> ReportSettingsOut:
 @router.patch("/settings", response_model=ReportSettingsOut)
 async def patch_settings(data: ReportSettingsUpdate, ctx: TenantManage) -> ReportSettingsOut:
     found = await update_settings(ctx.session, ctx.tenant_id, ctx.actor, data)
+    if data.weekly_report is not None:
+        await set_weekly(ctx.session, ctx.tenant, found.weekly_report, utcnow())
     return ReportSettingsOut.model_validate(found)

@@ -19,6 +19,7 @@ class ReportSettingsOut(Read):
     cost_per_agent_hour: float | None
     currency: str
     show_agent_names_to_clients: bool
+    weekly_report: bool
 
 
 class ReportSettingsUpdate(Strict):
@@ -27,6 +28,7 @@ class ReportSettingsUpdate(Strict):
     cost_per_agent_hour: float | None = Field(default=None, ge=0, le=100000)
     currency: str | None = Field(default=None, pattern="^[A-Z]{3}$")
     show_agent_names_to_clients: bool | None = None
+    weekly_report: bool | None = None
 
 
 class Period(Read):

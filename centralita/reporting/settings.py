@@ -15,6 +15,7 @@ DEFAULTS = ReportSettings(
     cost_per_agent_hour=None,
     currency="EUR",
     show_agent_names_to_clients=False,
+    weekly_report=False,
 )
 
 
@@ -36,6 +37,7 @@ async def update_settings(
             cost_per_agent_hour=None,
             currency=DEFAULTS.currency,
             show_agent_names_to_clients=False,
+            weekly_report=False,
         )
         session.add(found)
     before = _snapshot(found)
@@ -56,4 +58,5 @@ def _snapshot(settings: ReportSettings) -> dict[str, object]:
         "cost_per_agent_hour": settings.cost_per_agent_hour,
         "currency": settings.currency,
         "show_agent_names_to_clients": settings.show_agent_names_to_clients,
+        "weekly_report": settings.weekly_report,
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0013
 Revises: 0005
-Create Date: 2026-12-01 18:49:46.388943
+Create Date: 2026-12-01 19:07:02.371825
 """
 
 from collections.abc import Sequence
@@ -31,6 +31,24 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_reporting_agent_intervals_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'interval_start', 'agent_user_id', name=op.f('pk_reporting_agent_intervals'))
     )
+    op.create_table('reporting_deliveries',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('locale', sa.String(length=5), nullable=False),
+    sa.Column('date_from', sa.Date(), nullable=False),
+    sa.Column('date_to', sa.Date(), nullable=False),
+    sa.Column('sent_at', centralita.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_reporting_deliveries_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_reporting_deliveries_user_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_reporting_deliveries'))
+    )
+    with op.batch_alter_table('reporting_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_reporting_deliveries_id', ['id'], unique=False)
+
     op.create_table('reporting_facts',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -79,6 +97,7 @@ def upgrade() -> None:
     sa.Column('cost_per_agent_hour', sa.Numeric(precision=10, scale=2, asdecimal=False), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('show_agent_names_to_clients', sa.Boolean(), nullable=False),
+    sa.Column('weekly_report', sa.Boolean(), nullable=False),
     sa.Column('created_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_reporting_settings_tenant_id_tenants'), ondelete='CASCADE'),
@@ -86,7 +105,8 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
     enable_tenant_rls(
-        "reporting_facts", "reporting_intervals", "reporting_agent_intervals", "reporting_settings"
+        "reporting_facts", "reporting_intervals", "reporting_agent_intervals", "reporting_settings",
+        "reporting_deliveries",
     )
 
 
@@ -100,5 +120,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_reporting_facts_customer_at')
 
     op.drop_table('reporting_facts')
+    with op.batch_alter_table('reporting_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_reporting_deliveries_id')
+
+    op.drop_table('reporting_deliveries')
     op.drop_table('reporting_agent_intervals')
     # ### end Alembic commands ###
