@@ -67,11 +67,19 @@ QUEUE_COUNTERS = (
 AGENT_COUNTERS = ("handled", "handle_seconds", "transferred")
 
 Deltas = dict[tuple[Any, ...], dict[str, float]]
+FOLD_COLUMNS = (
+    InteractionFact.id,
+    InteractionFact.kind,
+    InteractionFact.at,
+    InteractionFact.anchor_at,
+    InteractionFact.queue,
+    InteractionFact.channel,
+    InteractionFact.agent_user_id,
+    InteractionFact.seconds,
+)
 
 
-def _add_queue_fact(
-    deltas: Deltas, fact: InteractionFact, threshold: int, short_seconds: int
-) -> None:
+def _add_queue_fact(deltas: Deltas, fact: Any, threshold: int, short_seconds: int) -> None:
     row = deltas[(interval_start(fact.anchor_at), fact.queue, fact.channel)]
     wait = fact.seconds or 0.0
     if fact.kind == FactKind.OFFERED:
@@ -90,7 +98,7 @@ def _add_queue_fact(
         row["handle_seconds"] += wait
 
 
-def _add_agent_fact(deltas: Deltas, fact: InteractionFact) -> None:
+def _add_agent_fact(deltas: Deltas, fact: Any) -> None:
     if fact.agent_user_id is None or fact.kind not in (FactKind.HANDLED, FactKind.TRANSFERRED):
         return
     row = deltas[(interval_start(fact.at), fact.agent_user_id)]
@@ -120,12 +128,14 @@ async def _upsert(
     for row in rows:
         for name in counters:
             row.setdefault(name, 0)
-    statement = insert(model)
-    table_columns = model.__table__.c
+    table = model.metadata.tables[model.__tablename__]
+    # A core statement, compiled once and executed for every row (asyncpg pipelines them); the
+    # ORM's bulk path or a multi-row VALUES would compile per row or per batch.
+    statement = insert(table)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["tenant_id", *keys],
-            set_={name: table_columns[name] + statement.excluded[name] for name in counters},
+            set_={name: table.c[name] + statement.excluded[name] for name in counters},
         ),
         rows,
     )
@@ -138,13 +148,13 @@ async def fold_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     total = 0
     while True:
         query = (
-            select(InteractionFact)
+            select(*FOLD_COLUMNS)
             .where(InteractionFact.folded.is_(False))
             .order_by(InteractionFact.id)
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         )
-        facts = list((await session.execute(query)).scalars())
+        facts = list((await session.execute(query)).all())
         if not facts:
             return total
         queue_deltas: Deltas = defaultdict(lambda: defaultdict(float))
@@ -160,10 +170,10 @@ async def fold_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
             session, AgentIntervalStat, tenant_id, agent_keys, AGENT_COUNTERS, agent_deltas
         )
         ids = [fact.id for fact in facts]
+        facts_table = InteractionFact.metadata.tables[InteractionFact.__tablename__]
         await session.execute(
-            update(InteractionFact)
-            .where(InteractionFact.id.in_(ids))
+            update(facts_table)
+            .where(facts_table.c.tenant_id == tenant_id, facts_table.c.id.in_(ids))
             .values(folded=True)
-            .execution_options(synchronize_session=False)
         )
         total += len(facts)
