@@ -7,6 +7,7 @@ from centralita.events import models as events_models
 from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
+from centralita.quality import models as quality_models
 from centralita.reporting import models as reporting_models
 from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
@@ -25,6 +26,7 @@ MODEL_MODULES = (
     sla_models,
     tickets_models,
     reporting_models,
+    quality_models,
 )
 
 metadata = Base.metadata

@@ -28,6 +28,7 @@ from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
+from centralita.quality.routes import router as quality_router
 from centralita.reporting import mail as reporting_mail
 from centralita.reporting.mail import SmtpSender
 from centralita.reporting.routes import router as reporting_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_router)
     app.include_router(tickets_router)
     app.include_router(reporting_router)
+    app.include_router(quality_router)
     app.include_router(web_router)
     app.include_router(client_router)
 

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     TICKETS_WRITE = "tickets.write"
     TICKETS_MANAGE = "tickets.manage"
     SLA_MANAGE = "sla.manage"
+    QA_EVALUATE = "qa.evaluate"
 
 
 _AGENT = {
@@ -45,6 +46,7 @@ _SUPERVISOR = _AGENT | {
     Permission.ROUTING_MANAGE,
     Permission.SLA_MANAGE,
     Permission.TICKETS_MANAGE,
+    Permission.QA_EVALUATE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

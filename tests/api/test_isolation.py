@@ -20,6 +20,7 @@ from centralita.config import Settings
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
 from tests.conftest import TEST_ACTOR, TenantFixture
+from tests.reporting.helpers import Outcome, agent_user, contact
 
 MARKER = "Zq-isolation-marker"
 TENANT_PREFIX = "/api/v1/tenants/{tenant_slug}"
@@ -174,6 +175,25 @@ async def _ticket_view(tenant: TenantFixture) -> str:
     return await _created(tenant, "/ticket-views", {"name": MARKER, "shared": True})
 
 
+QA_FORM = {
+    "name": MARKER,
+    "sections": [{"title": MARKER, "questions": [{"id": "q", "text": MARKER, "kind": "yes_no"}]}],
+}
+
+
+async def _qa_form(tenant: TenantFixture) -> str:
+    return await _created(
+        tenant, "/qa/forms", {**QA_FORM, "name": f"{MARKER}-{uuid.uuid4().hex[:8]}"}
+    )
+
+
+async def _qa_evaluation(tenant: TenantFixture) -> str:
+    agent = await agent_user(tenant, MARKER)
+    work = await contact(tenant, Outcome(answered_after=5), agent_id=agent)
+    body = {"form_id": await _qa_form(tenant), "interaction_id": str(work), "answers": {"q": True}}
+    return await _created(tenant, "/qa/evaluations", body)
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
@@ -192,6 +212,8 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "field_id": _custom_field,
     "template_id": _template,
     "view_id": _ticket_view,
+    "form_id": _qa_form,
+    "evaluation_id": _qa_evaluation,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -239,6 +261,9 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/ticket-fields/{{field_id}}"): {"required": False},
     ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
+    ("POST", f"{TENANT_PREFIX}/qa/forms/{{form_id}}/versions"): QA_FORM,
+    ("POST", f"{TENANT_PREFIX}/qa/evaluations/{{evaluation_id}}/acknowledge"): {},
+    ("POST", f"{TENANT_PREFIX}/qa/evaluations/{{evaluation_id}}/dispute"): {"comment": "No"},
 }
 
 

@@ -8,16 +8,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 
 from centralita.config import Settings
 from centralita.customers.service import IdentityRules
 from centralita.events.service import Actor
 from centralita.identity import service as identity
+from centralita.identity.models import User
 from centralita.identity.permissions import Role
 from centralita.interactions import service as interactions
 from centralita.interactions.models import Channel, InteractionState
-from centralita.interactions.schemas import IdentityIn, InteractionCreate
+from centralita.interactions.schemas import IdentityIn, InteractionCreate, MessageIn
 from centralita.routing.models import Queue
 from tests.conftest import TenantFixture
 
@@ -66,6 +68,7 @@ async def contact(
     email: str | None = None,
     agent_id: uuid.UUID | None = None,
     subject: str | None = None,
+    text: str | None = None,
 ) -> uuid.UUID:
     """One contact through its whole life; returns the interaction id."""
     async with tenant.db.tenant_session(tenant.id) as session:
@@ -81,6 +84,7 @@ async def contact(
                 queue=queue,
                 topic=topic,
                 subject=subject,
+                message=MessageIn(author_kind="customer", text=text) if text else None,
             ),
             IdentityRules.for_tenant(tenant.tenant, "test-secret"),
         )
@@ -111,7 +115,7 @@ async def contact(
         return work.id
 
 
-async def agent_user(tenant: TenantFixture, name: str) -> uuid.UUID:
+async def agent_user(tenant: TenantFixture, name: str, role: Role = Role.AGENT) -> uuid.UUID:
     async with tenant.db.system_session() as session:
         user = await identity.create_user(
             session,
@@ -120,6 +124,26 @@ async def agent_user(tenant: TenantFixture, name: str) -> uuid.UUID:
             display_name=name,
             password="a long enough password",
         )
-        await identity.grant_role(session, Actor("test"), tenant.id, user, Role.AGENT)
+        await identity.grant_role(session, Actor("test"), tenant.id, user, role)
         await session.commit()
         return user.id
+
+
+async def user_client(tenant: TenantFixture, user_id: uuid.UUID) -> httpx.AsyncClient:
+    """An API client signed in as the user with a browser session (cookie and CSRF header)."""
+    async with tenant.db.system_session() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        cookie = await identity.open_web_session(
+            session, Settings(secret_key="test-secret"), user, ip="127.0.0.1", user_agent="tests"
+        )
+        await session.commit()
+        principal = await identity.principal_from_cookie(session, cookie)
+    assert principal is not None
+    assert principal.csrf_token is not None
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=tenant.app),
+        base_url="http://testserver",
+        cookies={"centralita_session": cookie},
+        headers={"x-csrf-token": principal.csrf_token},
+    )
