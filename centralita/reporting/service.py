@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.errors import FieldError, InvalidInput
@@ -128,7 +128,8 @@ class Counters:
     wait: float = 0.0
     handle: float = 0.0
 
-    def add(self, stat: IntervalStat) -> None:
+    def add(self, stat: Any) -> None:
+        """Adds a row of ``interval_stats`` (or an ``IntervalStat``)."""
         self.offered += stat.offered
         self.answered += stat.answered
         self.within += stat.answered_within
@@ -178,21 +179,45 @@ async def definition(session: AsyncSession) -> str:
     )
 
 
+COUNTER_COLUMNS = (
+    "offered",
+    "answered",
+    "answered_within",
+    "abandoned",
+    "short_abandoned",
+    "transferred",
+    "handled",
+    "wait_answered_seconds",
+    "handle_seconds",
+)
+
+
 async def interval_stats(
     session: AsyncSession,
     win: Window,
     queue: str | None = None,
     channel: str | None = None,
-) -> list[IntervalStat]:
+    *,
+    by: tuple[str, ...] = (),
+) -> list[Any]:
+    """The period's counters summed in the database per ``by`` (column names of the aggregate
+    table; nothing: one total row), each row carrying the counters under their column names."""
     await fold_tenant(session, win.tenant.id)
-    query = select(IntervalStat).where(
+    keys = [getattr(IntervalStat, name) for name in by]
+    sums = [
+        func.coalesce(func.sum(getattr(IntervalStat, name)), 0).label(name)
+        for name in COUNTER_COLUMNS
+    ]
+    query = select(*keys, *sums).where(
         IntervalStat.interval_start >= win.start, IntervalStat.interval_start < win.end
     )
     if queue is not None:
         query = query.where(IntervalStat.queue == queue)
     if channel is not None:
         query = query.where(IntervalStat.channel == channel)
-    return list((await session.execute(query)).scalars())
+    if keys:
+        query = query.group_by(*keys)
+    return list((await session.execute(query)).all())
 
 
 def _buckets(win: Window, granularity: Granularity) -> Iterator[datetime]:
@@ -216,7 +241,7 @@ def _bucket_of(at: datetime, win: Window, granularity: Granularity) -> datetime:
     return local
 
 
-def _total(stats: Iterable[IntervalStat]) -> Counters:
+def _total(stats: Iterable[Any]) -> Counters:
     total = Counters()
     for stat in stats:
         total.add(stat)
@@ -231,7 +256,7 @@ async def queue_report(
 ) -> QueueReport:
     """Service level, abandonment, ASA, AHT and volume per interval, hour or day."""
     granularity = win.granularity
-    stats = await interval_stats(session, win, queue, channel)
+    stats = await interval_stats(session, win, queue, channel, by=("interval_start",))
     by_bucket: dict[datetime, Counters] = defaultdict(Counters)
     for stat in stats:
         by_bucket[_bucket_of(stat.interval_start, win, granularity)].add(stat)
@@ -257,7 +282,7 @@ async def queue_report(
 
 async def slice_report(session: AsyncSession, win: Window) -> SliceReport:
     """The same measures per queue and channel over the whole period."""
-    stats = await interval_stats(session, win)
+    stats = await interval_stats(session, win, by=("queue", "channel"))
     by_slice: dict[tuple[str, str], Counters] = defaultdict(Counters)
     for stat in stats:
         by_slice[(stat.queue, stat.channel)].add(stat)
