@@ -82,3 +82,6 @@ class ScorecardSettings(TenantScoped, Timestamped, Base):
     aht_weight: Mapped[float] = mapped_column(Float, default=0.25)
     fcr_weight: Mapped[float] = mapped_column(Float, default=0.25)
     aht_target_seconds: Mapped[int] = mapped_column(default=300)
+    # Occupancy scores best at its target and falls off either side: too high burns agents out.
+    occupancy_weight: Mapped[float] = mapped_column(Float, default=0.0)
+    occupancy_target: Mapped[float] = mapped_column(Float, default=0.85)

@@ -112,6 +112,8 @@ class ScorecardSettingsOut(Read):
     aht_weight: float
     fcr_weight: float
     aht_target_seconds: int
+    occupancy_weight: float
+    occupancy_target: float
 
 
 class ScorecardSettingsUpdate(Strict):
@@ -119,6 +121,8 @@ class ScorecardSettingsUpdate(Strict):
     aht_weight: float | None = Field(default=None, ge=0, le=1)
     fcr_weight: float | None = Field(default=None, ge=0, le=1)
     aht_target_seconds: int | None = Field(default=None, ge=10, le=7200)
+    occupancy_weight: float | None = Field(default=None, ge=0, le=1)
+    occupancy_target: float | None = Field(default=None, gt=0, le=1)
 
 
 class ScorecardPeriod(Read):
@@ -130,6 +134,8 @@ class ScorecardPeriod(Read):
     aht_score: float | None
     fcr_rate: float | None
     contacts: int
+    occupancy: float | None
+    occupancy_score: float | None
     total: float | None
 
 

@@ -3,8 +3,8 @@ per week or month, several periods back so the trend shows.
 
 A part without data in a period (no evaluation, no contact) is left out and the other weights
 count in proportion, so an agent is never marked down for what was not measured. CSAT, schedule
-adherence and occupancy join as parts once surveys, schedules and agent state facts record them:
-until then the scorecard lists them as not measured.
+schedule adherence join as parts once surveys and schedules record them: until then the scorecard
+lists them as not measured.
 """
 
 import uuid
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita.db.base import utcnow
 from centralita.errors import NotFound
 from centralita.events.service import Actor, record_audit
 from centralita.identity.models import Membership
@@ -26,12 +27,13 @@ from centralita.quality.schemas import (
     ScorecardSettingsOut,
     ScorecardSettingsUpdate,
 )
+from centralita.reporting.agent_time import agent_time
 from centralita.reporting.fold import fold_tenant
 from centralita.reporting.models import AgentIntervalStat, FactKind, InteractionFact
 from centralita.reporting.settings import report_settings
 from centralita.tenancy.models import Tenant
 
-NOT_MEASURED = ["csat", "adherence", "occupancy"]
+NOT_MEASURED = ["csat", "adherence"]
 
 
 class PeriodKind(StrEnum):
@@ -43,7 +45,12 @@ async def scorecard_settings(session: AsyncSession) -> ScorecardSettingsOut:
     found = (await session.execute(select(ScorecardSettings))).scalar_one_or_none()
     if found is None:
         return ScorecardSettingsOut(
-            qa_weight=0.5, aht_weight=0.25, fcr_weight=0.25, aht_target_seconds=300
+            qa_weight=0.5,
+            aht_weight=0.25,
+            fcr_weight=0.25,
+            aht_target_seconds=300,
+            occupancy_weight=0.0,
+            occupancy_target=0.85,
         )
     return ScorecardSettingsOut.model_validate(found)
 
@@ -171,6 +178,11 @@ async def scorecard(
         qa_score = sum(qa_scores) / len(qa_scores) if qa_scores else None
         aht_score = min(1.0, weights.aht_target_seconds / aht) if aht else None
         fcr = resolved / contacts if contacts else None
+        occupancy = (await agent_time(session, tenant.id, agent_id, start, end, utcnow())).occupancy
+        target = weights.occupancy_target
+        occupancy_score = (
+            max(0.0, 1 - abs(occupancy - target) / target) if occupancy is not None else None
+        )
         rows.append(
             ScorecardPeriod(
                 date_from=first,
@@ -181,11 +193,14 @@ async def scorecard(
                 aht_score=aht_score,
                 fcr_rate=fcr,
                 contacts=contacts,
+                occupancy=occupancy,
+                occupancy_score=occupancy_score,
                 total=_weighted(
                     [
                         (qa_score, weights.qa_weight),
                         (aht_score, weights.aht_weight),
                         (fcr, weights.fcr_weight),
+                        (occupancy_score, weights.occupancy_weight),
                     ]
                 ),
             )

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import Float, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from centralita.db.base import Base, TenantEntity, TenantScoped, Timestamped
+from centralita.db.base import Base, TenantEntity, TenantScoped, Timestamped, new_id
 
 INTERVAL_MINUTES = 15
 # Work that never waited in a queue (an agent's outbound call) is counted under this queue name.
@@ -118,3 +118,18 @@ class ReportDelivery(TenantEntity, Base):
     date_from: Mapped[date]
     date_to: Mapped[date]
     sent_at: Mapped[datetime | None]
+
+
+class PresenceFact(Base):
+    """An agent's presence from ``at`` on, written with each change (``routing.work``).
+
+    Not a tenant's row: an agent of the provider's pool serves several tenants with one presence.
+    """
+
+    __tablename__ = "reporting_presence_facts"
+    __table_args__ = (Index("ix_reporting_presence_facts_user_at", "user_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    presence: Mapped[str] = mapped_column(String(10))

@@ -88,6 +88,8 @@ class AgentRow(Read):
     handle_hours: float
     transfers: int
     contacts_per_handle_hour: float | None
+    occupancy: float | None
+    utilisation: float | None
 
 
 class AgentReport(Read):

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita.db.base import utcnow
 from centralita.errors import FieldError, InvalidInput
 from centralita.identity.models import User
 from centralita.reporting import measures
+from centralita.reporting.agent_time import agent_time
 from centralita.reporting.fold import fold_tenant
 from centralita.reporting.models import AgentIntervalStat, IntervalStat
 from centralita.reporting.schemas import (
@@ -337,6 +339,10 @@ async def agent_report(session: AsyncSession, win: Window, *, with_names: bool) 
             select(User.id, User.display_name).where(User.id.in_(list(by_agent)))
         )
         names = dict(found.all())
+    times = {
+        agent: await agent_time(session, win.tenant.id, agent, win.start, win.end, utcnow())
+        for agent in by_agent
+    }
     rows = [
         AgentRow(
             agent_user_id=agent,
@@ -348,6 +354,8 @@ async def agent_report(session: AsyncSession, win: Window, *, with_names: bool) 
             contacts_per_handle_hour=(
                 counters.handled / (counters.handle / 3600) if counters.handle else None
             ),
+            occupancy=times[agent].occupancy,
+            utilisation=times[agent].utilisation,
         )
         for agent, counters in sorted(by_agent.items(), key=lambda item: -item[1].handled)
     ]

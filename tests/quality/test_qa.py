@@ -106,7 +106,7 @@ async def test_an_evaluator_scores_an_interaction_and_the_agent_sees_it_on_their
     assert week["aht_seconds"] == pytest.approx(75)
     assert week["fcr_rate"] == 1.0
     assert week["total"] == pytest.approx(0.5 * 0.45 + 0.25 * 1 + 0.25 * 1)
-    assert card.json()["not_measured"] == ["csat", "adherence", "occupancy"]
+    assert card.json()["not_measured"] == ["csat", "adherence"]
     assert others_card.status_code == 403
 
 

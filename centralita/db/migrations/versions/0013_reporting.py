@@ -2,7 +2,7 @@
 
 Revision ID: 0013
 Revises: 0005
-Create Date: 2026-12-01 19:30:34.649088
+Create Date: 2026-12-01 19:49:06.580934
 """
 
 from collections.abc import Sequence
@@ -40,6 +40,8 @@ def upgrade() -> None:
     sa.Column('aht_weight', sa.Float(), nullable=False),
     sa.Column('fcr_weight', sa.Float(), nullable=False),
     sa.Column('aht_target_seconds', sa.Integer(), nullable=False),
+    sa.Column('occupancy_weight', sa.Float(), nullable=False),
+    sa.Column('occupancy_target', sa.Float(), nullable=False),
     sa.Column('created_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_qa_scorecard_settings_tenant_id_tenants'), ondelete='CASCADE'),
@@ -114,6 +116,17 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_reporting_intervals_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'interval_start', 'queue', 'channel', name=op.f('pk_reporting_intervals'))
     )
+    op.create_table('reporting_presence_facts',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('at', centralita.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('presence', sa.String(length=10), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_reporting_presence_facts_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reporting_presence_facts'))
+    )
+    with op.batch_alter_table('reporting_presence_facts', schema=None) as batch_op:
+        batch_op.create_index('ix_reporting_presence_facts_user_at', ['user_id', 'at'], unique=False)
+
     op.create_table('reporting_settings',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('short_abandon_seconds', sa.Integer(), nullable=False),
@@ -167,6 +180,10 @@ def downgrade() -> None:
 
     op.drop_table('qa_evaluations')
     op.drop_table('reporting_settings')
+    with op.batch_alter_table('reporting_presence_facts', schema=None) as batch_op:
+        batch_op.drop_index('ix_reporting_presence_facts_user_at')
+
+    op.drop_table('reporting_presence_facts')
     op.drop_table('reporting_intervals')
     with op.batch_alter_table('reporting_facts', schema=None) as batch_op:
         batch_op.drop_index('ix_reporting_facts_kind_at')
