@@ -51,6 +51,7 @@ class Table:
 
 
 def neutralise(cell: str) -> str:
+    # The same rule as tickets' CSV export; not imported, since tickets builds on reporting.
     return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 

@@ -3,7 +3,7 @@
 Facts are written on the hot path as plain inserts; folding adds them to the interval counters
 later, in batches, and marks them folded in the same transaction, so each fact is counted exactly
 once. Unfolded facts are locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent folds
-(a report being read, the fold job) never take the same fact; the counters are upserted as
+(two reports read at once) never take the same fact; the counters are upserted as
 ``counter + delta``, so concurrent folds into one interval add up.
 
 Every report (and every scheduled report) folds its tenant's pending facts before reading, so a
