@@ -14,6 +14,8 @@ from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
 from centralita.nlu import models as nlu_models
 from centralita.outbound import models as outbound_models
+from centralita.quality import models as quality_models
+from centralita.reporting import models as reporting_models
 from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
 from centralita.surveys import models as surveys_models
@@ -42,6 +44,8 @@ MODEL_MODULES = (
     callbacks_models,
     automation_models,
     surveys_models,
+    reporting_models,
+    quality_models,
 )
 
 metadata = Base.metadata

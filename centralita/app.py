@@ -50,6 +50,10 @@ from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.models import JobKind
 from centralita.jobs.worker import JobHandler, JobWorker
 from centralita.journey.routes import router as journey_router
+from centralita.quality.routes import router as quality_router
+from centralita.reporting import mail as reporting_mail
+from centralita.reporting.mail import SmtpSender
+from centralita.reporting.routes import router as reporting_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
@@ -60,15 +64,17 @@ from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
 from centralita.web.admin import router as admin_router
+from centralita.web.client import router as client_router
 from centralita.web.desk import router as desk_router
 from centralita.web.pages import error_page
+from centralita.web.report_mail import compose_weekly
 from centralita.web.routes import router as web_router
+from centralita.web.wallboard import router as wallboard_router
 from centralita.webhooks import service as webhooks
 from centralita.webhooks.dispatcher import WebhookDispatcher
 from centralita.webhooks.routes import router as webhooks_router
 from centralita.wfm.routes import pages_router as wfm_pages_router
 from centralita.wfm.routes import router as wfm_router
-from centralita.web.wallboard import router as wallboard_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -134,6 +140,7 @@ def job_handlers(settings: Settings) -> dict[str, JobHandler]:
         senders[Channel.EMAIL] = email_sender(relay)
         handlers.update(email_handlers(relay))
         handlers.update(transcript_handlers(relay))
+        handlers.update(reporting_mail.job_handlers(SmtpSender(settings), compose_weekly))
     handlers.update(delivery_handlers(senders))
     handlers.update(proactive_handlers(provider, relay))
     return handlers
@@ -220,6 +227,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(desk_router)
     app.include_router(wallboard_router)
     app.include_router(admin_router)
+    app.include_router(reporting_router)
+    app.include_router(quality_router)
+    app.include_router(client_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

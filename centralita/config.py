@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(
         default=50, ge=1, description="Webhook attempts in flight at once in each process."
     )
+    reports_from: str = Field(
+        default="centralita <reports@centralita.invalid>",
+        description="The From address of scheduled reports to client managers.",
+    )
 
 
 @lru_cache

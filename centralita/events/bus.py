@@ -290,9 +290,10 @@ def attach(sessionmaker: async_sessionmaker[AsyncSession], bus: Bus) -> None:
     sessionmaker.configure(info={**sessionmaker.kw.get("info", {}), BUS_KEY: bus})
 
 
-def emit(session: AsyncSession, *events: Event) -> None:
+def emit(session: AsyncSession | Session, *events: Event) -> None:
     """Queue events on the session's transaction: published on commit, dropped on rollback."""
-    session.sync_session.info.setdefault(PENDING_KEY, []).extend(events)
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(PENDING_KEY, []).extend(events)
 
 
 async def wait_for_published() -> None:

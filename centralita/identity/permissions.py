@@ -32,6 +32,7 @@ class Permission(StrEnum):
     WEBHOOKS_MANAGE = "webhooks.manage"
     RULES_MANAGE = "rules.manage"
     SURVEYS_MANAGE = "surveys.manage"
+    QA_EVALUATE = "qa.evaluate"
 
 
 _AGENT = {
@@ -53,6 +54,7 @@ _SUPERVISOR = _AGENT | {
     Permission.WFM_MANAGE,
     Permission.RULES_MANAGE,
     Permission.SURVEYS_MANAGE,
+    Permission.QA_EVALUATE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -12,6 +12,7 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import object_session
 
 from centralita.customers.models import Customer
 from centralita.customers.service import IdentityRules, checked_identity, find_or_create
@@ -36,6 +37,7 @@ from centralita.interactions.schemas import (
 )
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
+from centralita.reporting.facts import transition_facts
 from centralita.tenancy.models import Tenant
 
 State = InteractionState
@@ -125,7 +127,15 @@ def change_state(
     source = InteractionState(interaction.state)
     if target not in TRANSITIONS[source]:
         raise Conflict(f"An interaction cannot go from {source} to {target}", "invalid-transition")
-    _stamp(interaction, source, target, now or utcnow(), actor)
+    now = now or utcnow()
+    _stamp(interaction, source, target, now, actor)
+    # Work being moved was loaded in its session, so the facts join the same transaction.
+    session = object_session(interaction)
+    if session is None:
+        raise RuntimeError("an interaction changes state only inside a session")
+    session.add_all(transition_facts(interaction, source, target, now, actor.user_id))
+    if target == State.ABANDONED:
+        emit(session, interaction_event("interaction.abandoned", interaction))
 
 
 def announce_change(session: AsyncSession, interaction: Interaction) -> None:
@@ -268,6 +278,7 @@ async def create_interaction(
         updated_at=now,
     )
     _stamp(interaction, None, data.state, now, actor)
+    session.add_all(transition_facts(interaction, None, data.state, now))
     announce_change(session, interaction)
     messages = [new_message(interaction, data.message, actor, now)] if data.message else []
     for message in messages:
@@ -365,14 +376,11 @@ async def update_interaction(
     interaction = await get_interaction(session, interaction_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     target = changes.pop("state", None)
-    moved = target is not None and target != interaction.state
-    if moved:
+    if target is not None and target != interaction.state:
         change_state(interaction, target, actor)
     for name, value in changes.items():
         setattr(interaction, name, value)
     if target is not None or changes.keys() & ROUTED_FIELDS:
         announce_change(session, interaction)
-    if moved and target == State.ABANDONED:
-        emit(session, interaction_event("interaction.abandoned", interaction))
     await session.flush()
     return interaction

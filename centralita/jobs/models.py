@@ -42,6 +42,10 @@ class JobKind(StrEnum):
     OUTBOUND_SEND = "outbound.send"
     # A scheduled rule (ref_id) is due: it fires and schedules its next run.
     AUTOMATION_SCHEDULE = "automation.schedule"
+    # A tenant's weekly report is due (ref_id: the tenant): one delivery per client manager.
+    REPORTING_WEEKLY = "reporting.weekly"
+    # One scheduled report email goes out (ref_id: the reporting delivery).
+    REPORTING_DELIVERY = "reporting.delivery"
 
 
 class Job(Base):

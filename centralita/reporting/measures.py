@@ -36,13 +36,49 @@ def _wait(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds()
 
 
+def service_level(within: int, answered: int, abandoned: int, short: int) -> float | None:
+    """KPI.md's default: answered within T / (answered + abandoned − short abandons)."""
+    counted = answered + abandoned - short
+    return within / counted if counted else None
+
+
+def abandonment_rate(offered: int, abandoned: int, short: int) -> float | None:
+    """(abandoned − short abandons) / (offered − short abandons)."""
+    return (abandoned - short) / (offered - short) if offered > short else None
+
+
+def mean(total: float, count: int) -> float | None:
+    return total / count if count else None
+
+
+def from_counts(
+    *,
+    offered: int,
+    answered: int,
+    within: int,
+    abandoned: int,
+    short: int,
+    total_wait: float,
+) -> QueueMeasures:
+    """The measures of counters kept elsewhere (the interval aggregates of reports)."""
+    return QueueMeasures(
+        offered=offered,
+        answered=answered,
+        answered_within_threshold=within,
+        abandoned=abandoned,
+        short_abandoned=short,
+        service_level=service_level(within, answered, abandoned, short),
+        asa_seconds=mean(total_wait, answered),
+        abandonment_rate=abandonment_rate(offered, abandoned, short),
+    )
+
+
 def queue_measures(
     contacts: Iterable[Contact],
     threshold_seconds: float,
     short_abandon_seconds: float = SHORT_ABANDON_SECONDS,
 ) -> QueueMeasures:
-    """KPI.md's default formulas: SL = answered within T / (answered + abandoned − short
-    abandons); abandonment = (abandoned − short) / (offered − short); ASA over answered."""
+    """The measures of individual contacts (the live wallboard, the simulator)."""
     offered = answered = within = abandoned = short = 0
     total_wait = 0.0
     for contact in contacts:
@@ -55,14 +91,11 @@ def queue_measures(
         elif contact.abandoned_at is not None:
             abandoned += 1
             short += _wait(contact.offered_at, contact.abandoned_at) < short_abandon_seconds
-    counted = answered + abandoned - short
-    return QueueMeasures(
+    return from_counts(
         offered=offered,
         answered=answered,
-        answered_within_threshold=within,
+        within=within,
         abandoned=abandoned,
-        short_abandoned=short,
-        service_level=within / counted if counted else None,
-        asa_seconds=total_wait / answered if answered else None,
-        abandonment_rate=(abandoned - short) / (offered - short) if offered > short else None,
+        short=short,
+        total_wait=total_wait,
     )

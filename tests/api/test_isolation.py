@@ -25,6 +25,7 @@ from centralita.identity import service as identity
 from centralita.identity.permissions import Role
 from centralita.webhooks import service as webhooks
 from tests.conftest import TEST_ACTOR, TenantFixture
+from tests.reporting.helpers import Outcome, agent_user, contact
 
 MARKER = "Zq-isolation-marker"
 TENANT_PREFIX = "/api/v1/tenants/{tenant_slug}"
@@ -191,6 +192,8 @@ async def _wfm_schedule(tenant: TenantFixture) -> str:
         "agents": [{"user_id": agent, "skills": ["soporte"]}],
     }
     return await _created(tenant, "/wfm/schedules", body)
+
+
 async def _webhook(tenant: TenantFixture) -> str:
     body = {"url": "http://8.8.8.8/hook", "event_types": ["ticket.created"], "description": MARKER}
     return await _created(tenant, "/webhooks", body)
@@ -227,6 +230,25 @@ SURVEY = {"name": MARKER, "title": {"es": MARKER}}
 
 async def _survey(tenant: TenantFixture) -> str:
     return await _created(tenant, "/surveys", SURVEY)
+
+
+QA_FORM = {
+    "name": MARKER,
+    "sections": [{"title": MARKER, "questions": [{"id": "q", "text": MARKER, "kind": "yes_no"}]}],
+}
+
+
+async def _qa_form(tenant: TenantFixture) -> str:
+    return await _created(
+        tenant, "/qa/forms", {**QA_FORM, "name": f"{MARKER}-{uuid.uuid4().hex[:8]}"}
+    )
+
+
+async def _qa_evaluation(tenant: TenantFixture) -> str:
+    agent = await agent_user(tenant, MARKER)
+    work = await contact(tenant, Outcome(answered_after=5), agent_id=agent)
+    body = {"form_id": await _qa_form(tenant), "interaction_id": str(work), "answers": {"q": True}}
+    return await _created(tenant, "/qa/evaluations", body)
 
 
 # How to make, in a tenant, the object each path parameter names.
@@ -297,6 +319,8 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "rule_id": _rule,
     "callback_id": _callback,
     "survey_id": _survey,
+    "form_id": _qa_form,
+    "evaluation_id": _qa_evaluation,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -360,6 +384,9 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{TENANT_PREFIX}/callbacks/{{callback_id}}/attempts"): {"outcome": "reached"},
     ("POST", f"{TENANT_PREFIX}/callbacks/{{callback_id}}/cancel"): {},
     ("PUT", f"{TENANT_PREFIX}/surveys/{{survey_id}}"): {**SURVEY, "name": "Renamed"},
+    ("POST", f"{TENANT_PREFIX}/qa/forms/{{form_id}}/versions"): QA_FORM,
+    ("POST", f"{TENANT_PREFIX}/qa/evaluations/{{evaluation_id}}/acknowledge"): {},
+    ("POST", f"{TENANT_PREFIX}/qa/evaluations/{{evaluation_id}}/dispute"): {"comment": "No"},
 }
 
 

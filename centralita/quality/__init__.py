@@ -1,0 +1,1 @@
+"""Quality: evaluation forms, evaluations of interactions, calibration and agent scorecards."""
