@@ -7,6 +7,7 @@ from centralita.events import models as events_models
 from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
+from centralita.knowledge import models as knowledge_models
 from centralita.routing import models as routing_models
 from centralita.sla import models as sla_models
 from centralita.tenancy import models as tenancy_models
@@ -23,6 +24,7 @@ MODEL_MODULES = (
     routing_models,
     sla_models,
     tickets_models,
+    knowledge_models,
 )
 
 metadata = Base.metadata

@@ -28,6 +28,8 @@ from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
+from centralita.knowledge import signals as knowledge_signals
+from centralita.knowledge.routes import router as knowledge_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
@@ -101,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.router = RoutingRunner(db)
             background.append(asyncio.create_task(app.state.router.run()))
         if settings.jobs_worker:
-            worker = JobWorker(db, escalations.JOB_HANDLERS)
+            worker = JobWorker(db, {**escalations.JOB_HANDLERS, **knowledge_signals.JOB_HANDLERS})
             background.append(asyncio.create_task(worker.run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents_router)
     app.include_router(realtime_router)
     app.include_router(tickets_router)
+    app.include_router(knowledge_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

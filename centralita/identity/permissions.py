@@ -27,6 +27,10 @@ class Permission(StrEnum):
     TICKETS_WRITE = "tickets.write"
     TICKETS_MANAGE = "tickets.manage"
     SLA_MANAGE = "sla.manage"
+    KNOWLEDGE_READ = "knowledge.read"
+    KNOWLEDGE_WRITE = "knowledge.write"
+    KNOWLEDGE_PUBLISH = "knowledge.publish"
+    KNOWLEDGE_MANAGE = "knowledge.manage"
 
 
 _AGENT = {
@@ -37,6 +41,8 @@ _AGENT = {
     Permission.INTERACTIONS_WRITE,
     Permission.TICKETS_READ,
     Permission.TICKETS_WRITE,
+    Permission.KNOWLEDGE_READ,
+    Permission.KNOWLEDGE_WRITE,
 }
 _SUPERVISOR = _AGENT | {
     Permission.CUSTOMERS_MERGE,
@@ -45,6 +51,8 @@ _SUPERVISOR = _AGENT | {
     Permission.ROUTING_MANAGE,
     Permission.SLA_MANAGE,
     Permission.TICKETS_MANAGE,
+    Permission.KNOWLEDGE_PUBLISH,
+    Permission.KNOWLEDGE_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

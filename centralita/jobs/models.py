@@ -18,6 +18,9 @@ class JobKind(StrEnum):
     ROUTING_QUEUE = "routing.queue"
     # An SLA target (ref_id) reaches its next escalation step or its deadline.
     SLA_ESCALATION = "sla.escalation"
+    # An article was inserted into a reply on a ticket (ref_id: the insertion event): check
+    # whether the ticket was resolved and stayed so.
+    KNOWLEDGE_RESOLUTION = "knowledge.resolution"
 
 
 class Job(Base):

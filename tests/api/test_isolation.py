@@ -174,6 +174,31 @@ async def _ticket_view(tenant: TenantFixture) -> str:
     return await _created(tenant, "/ticket-views", {"name": MARKER, "shared": True})
 
 
+async def _knowledge_category(tenant: TenantFixture) -> str:
+    return await _created(
+        tenant, "/knowledge/categories", {"name": f"{MARKER}-{uuid.uuid4().hex[:8]}"}
+    )
+
+
+async def _article(tenant: TenantFixture) -> str:
+    """A published public article, so that searches in the other tenant could find it."""
+    article_id = await _created(
+        tenant,
+        "/knowledge/articles",
+        {"locale": "en", "title": MARKER, "body_markdown": MARKER, "visibility": "public"},
+    )
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url(f"/knowledge/articles/{article_id}/state"), json={"state": "published"}
+    )
+    assert response.status_code == 200, response.text
+    return article_id
+
+
+async def _synonyms(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/knowledge/synonyms", {"terms": [MARKER, "zq-other"]})
+
+
 # How to make, in a tenant, the object each path parameter names.
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
@@ -192,11 +217,16 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "field_id": _custom_field,
     "template_id": _template,
     "view_id": _ticket_view,
+    "knowledge_category_id": _knowledge_category,
+    "article_id": _article,
+    "synonyms_id": _synonyms,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
 INTERACTION = f"{TENANT_PREFIX}/interactions/{{interaction_id}}"
 TICKET = f"{TENANT_PREFIX}/tickets/{{ticket_id}}"
+KNOWLEDGE = f"{TENANT_PREFIX}/knowledge"
+ARTICLE = f"{KNOWLEDGE}/articles/{{article_id}}"
 AGENT_PROFILE = {
     "languages": ["es"],
     "capacity": {"voice": 1, "chat": 2, "email": 3, "sms": 3, "task": 3},
@@ -239,6 +269,13 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/ticket-fields/{{field_id}}"): {"required": False},
     ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
+    ("PATCH", f"{KNOWLEDGE}/categories/{{knowledge_category_id}}"): {"name": "Renamed"},
+    ("PATCH", ARTICLE): {"title": "Renamed"},
+    ("POST", f"{ARTICLE}/state"): {"state": "in_review"},
+    ("POST", f"{ARTICLE}/rollback"): {"version": 1},
+    ("POST", f"{ARTICLE}/clicks"): {},
+    ("POST", f"{ARTICLE}/votes"): {"helpful": True},
+    ("POST", f"{ARTICLE}/insertions"): {},
 }
 
 
