@@ -143,11 +143,13 @@ def snippet(text: str, wanted: set[str], locale: str) -> Snippet:
     first = 0
     if hits:
         best = max(hits, key=lambda h: sum(1 for o in hits if h <= o < h + SNIPPET_WORDS))
-        first = max(0, best - 4)
+        # Some words of context before the first match, unless it is near the start anyway.
+        first = 0 if best < SNIPPET_WORDS // 2 else best - 4
     window = spans[first : first + SNIPPET_WORDS]
     if not window:
         return Snippet(Markup(""), "")
-    begin, finish = window[0][0], window[-1][1]
+    begin = 0 if first == 0 else window[0][0]
+    finish = len(text) if window[-1] == spans[-1] else window[-1][1]
     hit_spans = {spans[i] for i in hits}
     out: list[Markup] = [Markup("… ") if first else Markup("")]
     cursor = begin
@@ -156,5 +158,6 @@ def snippet(text: str, wanted: set[str], locale: str) -> Snippet:
         word = text[span[0] : span[1]]
         out.append(Markup("<mark>{}</mark>").format(word) if span in hit_spans else escape(word))
         cursor = span[1]
+    out.append(escape(text[cursor:finish]))
     out.append(Markup(" …") if finish < len(text) else Markup(""))
     return Snippet(Markup("").join(out), text[begin:finish])
