@@ -1,7 +1,7 @@
 """Suggestions for agents, insertions that resolve tickets, and the reports on what is missing."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -96,8 +96,12 @@ async def test_an_inserted_article_earns_a_resolution_when_the_ticket_stays_reso
     await http.patch(tenant_a.url(f"/tickets/{ticket_id}"), json={"status": "resolved"})
     now = utcnow()
     for days in (2, 40):
-        worker = JobWorker(tenant_a.db, JOB_HANDLERS, clock=lambda d=days: now + timedelta(d))
-        assert await worker.step() == 1
+        later = now + timedelta(days=days)
+
+        def clock(at: datetime = later) -> datetime:
+            return at
+
+        assert await JobWorker(tenant_a.db, JOB_HANDLERS, clock=clock).step() == 1
 
     assert inserted.status_code == 201
     assert inserted.json()["text"] == "En la app."
