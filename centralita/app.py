@@ -37,6 +37,7 @@ from centralita.sla.routes import router as sla_router
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
+from centralita.web.help import router as help_router
 from centralita.web.pages import error_page
 from centralita.web.routes import router as web_router
 
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets_router)
     app.include_router(knowledge_router)
     app.include_router(web_router)
+    app.include_router(help_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
