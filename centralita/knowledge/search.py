@@ -7,6 +7,7 @@ only, which PostgreSQL serves from the index even under row-level security. The 
 are then re-ranked with what use has taught (see :mod:`centralita.knowledge.learning`).
 """
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import utcnow
+from centralita.db.scoping import TENANT_KEY
 from centralita.knowledge import learning
 from centralita.knowledge.models import Article, ArticleState, Posting, Synonyms, WordGram
 from centralita.knowledge.text import (
@@ -199,11 +201,23 @@ async def _widen(
     return corrections
 
 
+# Rarity needs how many articles there are; a count a minute old ranks the same.
+_counts: dict[tuple[uuid.UUID, str | None], tuple[float, int]] = {}
+COUNT_TTL_S = 60.0
+
+
 async def _published_count(session: AsyncSession, filters: Filters) -> int:
+    tenant_id = session.info[TENANT_KEY]
+    key = (tenant_id, filters.locale)
+    cached = _counts.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     query = select(func.count()).select_from(Article).where(Article.state == ArticleState.PUBLISHED)
     if filters.locale:
         query = query.where(Article.locale == filters.locale)
-    return int((await session.execute(query)).scalar_one())
+    count = int((await session.execute(query)).scalar_one())
+    _counts[key] = (time.monotonic() + COUNT_TTL_S, count)
+    return count
 
 
 async def _text_matches(
@@ -252,7 +266,8 @@ async def search(
     counts = await _document_counts(session, {t for g in groups for t in g.terms}, filters)
     corrections = await _widen(session, groups, counts, locales, typing)
     missing = {t for g in groups for t in g.terms} - counts.keys()
-    counts.update(await _document_counts(session, missing, filters))
+    if corrections or typing:
+        counts.update(await _document_counts(session, missing, filters))
     documents = max(await _published_count(session, filters), 1)
     matches = await _text_matches(session, groups, counts, documents, filters)
     if not matches:
