@@ -3,8 +3,10 @@
 import re
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from centralita.events.bus import Bus, Event, wait_for_published
 from centralita.events.models import AuditEntry
 from centralita.identity.permissions import Role
 from centralita.knowledge.models import Article
@@ -196,3 +198,20 @@ async def test_categories_and_synonyms_are_managed_by_supervisors(
     assert created.status_code == 201
     assert twice.status_code == 409
     assert same_word.status_code == 422
+
+
+async def test_publishing_and_editing_announce_the_article(
+    app: FastAPI, tenant_a: TenantFixture
+) -> None:
+    bus: Bus = app.state.bus
+    received: list[Event] = []
+    bus.subscribe(received.append)
+    http = await tenant_a.client()
+
+    article = await write(http, tenant_a, title="Nuevo horario")
+    await http.patch(tenant_a.url(f"/knowledge/articles/{article['id']}"), json={"tags": ["x"]})
+    await wait_for_published()
+
+    mine = [e for e in received if e.data.get("article_id") == article["id"]]
+    assert [e.type for e in mine] == ["article.published", "article.updated"]
+    assert {e.tenant for e in mine} == {tenant_a.id}
