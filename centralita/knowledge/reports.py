@@ -105,12 +105,13 @@ async def deflection(session: AsyncSession, days: int, now: datetime | None = No
         return Deflection(days, 0, 0)
     contacts = select(KnowledgeEvent.visitor, KnowledgeEvent.created_at).where(
         KnowledgeEvent.kind.in_(CONTACTS),
-        KnowledgeEvent.visitor.in_(list(starts)),
+        # Every contact of the period rather than IN (visitors): there may be many thousands.
+        KnowledgeEvent.visitor.is_not(None),
         KnowledgeEvent.created_at >= since,
     )
     contacted = {
         visitor
         for visitor, at in (await session.execute(contacts)).all()
-        if visitor is not None and starts[visitor] <= at <= starts[visitor] + DEFLECTION_WINDOW
+        if visitor in starts and starts[visitor] <= at <= starts[visitor] + DEFLECTION_WINDOW
     }
     return Deflection(days, len(starts), len(starts) - len(contacted))
