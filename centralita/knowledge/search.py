@@ -236,11 +236,14 @@ async def _text_matches(
     if not values:
         return []
     score = func.sum(Posting.weight * case(values, value=Posting.term, else_=0.0))
+    # Grouped by an expression, not the column: SQLite would otherwise walk the tenant's whole
+    # (tenant_id, article_id) index to save a sort, instead of reading these terms' postings.
+    article = func.coalesce(Posting.article_id, Posting.article_id)
     query = (
-        select(Posting.article_id, score.label("score"))
+        select(article.label("article_id"), score.label("score"))
         .where(Posting.term.in_(sorted(values)), *_posting_filters(filters))
-        .group_by(Posting.article_id)
-        .order_by(score.desc(), Posting.article_id)
+        .group_by(article)
+        .order_by(score.desc(), article)
         .limit(CANDIDATES)
     )
     return [(article_id, float(s)) for article_id, s in (await session.execute(query)).all()]
