@@ -12,6 +12,7 @@ from centralita.events import outbox  # noqa: F401 - records committed events du
 from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
+from centralita.knowledge import models as knowledge_models
 from centralita.nlu import models as nlu_models
 from centralita.outbound import models as outbound_models
 from centralita.quality import models as quality_models
@@ -46,6 +47,7 @@ MODEL_MODULES = (
     surveys_models,
     reporting_models,
     quality_models,
+    knowledge_models,
 )
 
 metadata = Base.metadata

@@ -50,6 +50,8 @@ from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.models import JobKind
 from centralita.jobs.worker import JobHandler, JobWorker
 from centralita.journey.routes import router as journey_router
+from centralita.knowledge import signals as knowledge_signals
+from centralita.knowledge.routes import router as knowledge_router
 from centralita.quality.routes import router as quality_router
 from centralita.reporting import mail as reporting_mail
 from centralita.reporting.mail import SmtpSender
@@ -66,6 +68,7 @@ from centralita.tickets.routes import router as tickets_router
 from centralita.web.admin import router as admin_router
 from centralita.web.client import router as client_router
 from centralita.web.desk import router as desk_router
+from centralita.web.help import router as help_router
 from centralita.web.pages import error_page
 from centralita.web.report_mail import compose_weekly
 from centralita.web.routes import router as web_router
@@ -132,6 +135,7 @@ def job_handlers(settings: Settings) -> dict[str, JobHandler]:
         JobKind.AUTOMATION_EVENT: automation.evaluator(settings),
         JobKind.AUTOMATION_SCHEDULE: fire_scheduled_rule,
         **callbacks.JOB_HANDLERS,
+        **knowledge_signals.JOB_HANDLERS,
     }
     provider = Provider(settings.telephony_api_base_url)
     senders: dict[Channel, Sender] = {Channel.SMS: sms_sender(provider)}
@@ -230,6 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reporting_router)
     app.include_router(quality_router)
     app.include_router(client_router)
+    app.include_router(knowledge_router)
+    app.include_router(help_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

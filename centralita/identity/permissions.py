@@ -33,6 +33,10 @@ class Permission(StrEnum):
     RULES_MANAGE = "rules.manage"
     SURVEYS_MANAGE = "surveys.manage"
     QA_EVALUATE = "qa.evaluate"
+    KNOWLEDGE_READ = "knowledge.read"
+    KNOWLEDGE_WRITE = "knowledge.write"
+    KNOWLEDGE_PUBLISH = "knowledge.publish"
+    KNOWLEDGE_MANAGE = "knowledge.manage"
 
 
 _AGENT = {
@@ -43,6 +47,8 @@ _AGENT = {
     Permission.INTERACTIONS_WRITE,
     Permission.TICKETS_READ,
     Permission.TICKETS_WRITE,
+    Permission.KNOWLEDGE_READ,
+    Permission.KNOWLEDGE_WRITE,
 }
 _SUPERVISOR = _AGENT | {
     Permission.CUSTOMERS_MERGE,
@@ -55,6 +61,8 @@ _SUPERVISOR = _AGENT | {
     Permission.RULES_MANAGE,
     Permission.SURVEYS_MANAGE,
     Permission.QA_EVALUATE,
+    Permission.KNOWLEDGE_PUBLISH,
+    Permission.KNOWLEDGE_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

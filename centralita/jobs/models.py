@@ -46,6 +46,9 @@ class JobKind(StrEnum):
     REPORTING_WEEKLY = "reporting.weekly"
     # One scheduled report email goes out (ref_id: the reporting delivery).
     REPORTING_DELIVERY = "reporting.delivery"
+    # An article was inserted into a reply on a ticket (ref_id: the insertion event): check
+    # whether the ticket was resolved and stayed so.
+    KNOWLEDGE_RESOLUTION = "knowledge.resolution"
 
 
 class Job(Base):

@@ -251,6 +251,31 @@ async def _qa_evaluation(tenant: TenantFixture) -> str:
     return await _created(tenant, "/qa/evaluations", body)
 
 
+async def _knowledge_category(tenant: TenantFixture) -> str:
+    return await _created(
+        tenant, "/knowledge/categories", {"name": f"{MARKER}-{uuid.uuid4().hex[:8]}"}
+    )
+
+
+async def _article(tenant: TenantFixture) -> str:
+    """A published public article, so that searches in the other tenant could find it."""
+    article_id = await _created(
+        tenant,
+        "/knowledge/articles",
+        {"locale": "en", "title": MARKER, "body_markdown": MARKER, "visibility": "public"},
+    )
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(
+        tenant.url(f"/knowledge/articles/{article_id}/state"), json={"state": "published"}
+    )
+    assert response.status_code == 200, response.text
+    return article_id
+
+
+async def _synonyms(tenant: TenantFixture) -> str:
+    return await _created(tenant, "/knowledge/synonyms", {"terms": [MARKER, "zq-other"]})
+
+
 # How to make, in a tenant, the object each path parameter names.
 async def _channel_address(tenant: TenantFixture) -> str:
     return await _created(tenant, "/channel-addresses", {"channel": "chat", "display_name": MARKER})
@@ -321,11 +346,16 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "survey_id": _survey,
     "form_id": _qa_form,
     "evaluation_id": _qa_evaluation,
+    "knowledge_category_id": _knowledge_category,
+    "article_id": _article,
+    "synonyms_id": _synonyms,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
 INTERACTION = f"{TENANT_PREFIX}/interactions/{{interaction_id}}"
 TICKET = f"{TENANT_PREFIX}/tickets/{{ticket_id}}"
+KNOWLEDGE = f"{TENANT_PREFIX}/knowledge"
+ARTICLE = f"{KNOWLEDGE}/articles/{{article_id}}"
 AGENT_PROFILE = {
     "languages": ["es"],
     "capacity": {"voice": 1, "chat": 2, "email": 3, "sms": 3, "task": 3},
@@ -387,6 +417,13 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{TENANT_PREFIX}/qa/forms/{{form_id}}/versions"): QA_FORM,
     ("POST", f"{TENANT_PREFIX}/qa/evaluations/{{evaluation_id}}/acknowledge"): {},
     ("POST", f"{TENANT_PREFIX}/qa/evaluations/{{evaluation_id}}/dispute"): {"comment": "No"},
+    ("PATCH", f"{KNOWLEDGE}/categories/{{knowledge_category_id}}"): {"name": "Renamed"},
+    ("PATCH", ARTICLE): {"title": "Renamed"},
+    ("POST", f"{ARTICLE}/state"): {"state": "in_review"},
+    ("POST", f"{ARTICLE}/rollback"): {"version": 1},
+    ("POST", f"{ARTICLE}/clicks"): {},
+    ("POST", f"{ARTICLE}/votes"): {"helpful": True},
+    ("POST", f"{ARTICLE}/insertions"): {},
 }
 
 

@@ -1,0 +1,1 @@
+"""Knowledge base: articles in several languages, search that learns from use, suggestions."""
