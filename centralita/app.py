@@ -29,6 +29,7 @@ from centralita.identity.service import Passwords
 from centralita.interactions.routes import router as interactions_router
 from centralita.jobs.worker import JobWorker
 from centralita.journey.routes import router as journey_router
+from centralita.nlu.routes import router as nlu_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_router)
     app.include_router(tickets_router)
     app.include_router(channels_router)
+    app.include_router(nlu_router)
     app.include_router(web_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     TICKETS_MANAGE = "tickets.manage"
     SLA_MANAGE = "sla.manage"
     CHANNELS_MANAGE = "channels.manage"
+    NLU_MANAGE = "nlu.manage"
 
 
 _AGENT = {
@@ -46,6 +47,7 @@ _SUPERVISOR = _AGENT | {
     Permission.ROUTING_MANAGE,
     Permission.SLA_MANAGE,
     Permission.TICKETS_MANAGE,
+    Permission.NLU_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

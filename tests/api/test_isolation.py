@@ -179,6 +179,11 @@ async def _channel_address(tenant: TenantFixture) -> str:
     return await _created(tenant, "/channel-addresses", {"channel": "chat", "display_name": MARKER})
 
 
+async def _nlu_intent(tenant: TenantFixture) -> str:
+    body = {"intent": f"i-{uuid.uuid4().hex[:8]}", "keywords": [MARKER]}
+    return await _created(tenant, "/nlu/intents", body)
+
+
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
@@ -197,6 +202,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "template_id": _template,
     "view_id": _ticket_view,
     "address_id": _channel_address,
+    "intent_id": _nlu_intent,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -245,6 +251,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/ticket-templates/{{template_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/ticket-views/{{view_id}}"): {"name": "Renamed"},
     ("PATCH", f"{TENANT_PREFIX}/channel-addresses/{{address_id}}"): {"queue": "general"},
+    ("PATCH", f"{TENANT_PREFIX}/nlu/intents/{{intent_id}}"): {"queue": "general"},
 }
 
 
