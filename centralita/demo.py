@@ -30,6 +30,7 @@ from centralita.identity.permissions import Role
 from centralita.interactions import service as interactions
 from centralita.interactions.models import AuthorKind, Channel, InteractionState, Message
 from centralita.interactions.schemas import InteractionCreate, MessageIn
+from centralita.nlu import demo as nlu_demo
 from centralita.tenancy import service as tenancy
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.schemas import TenantCreate
@@ -298,6 +299,7 @@ async def seed(db: Database, settings: Settings) -> DemoSummary | None:
             )
             summary.customers += made[0]
             summary.interactions += made[1]
+            await nlu_demo.seed_intents(session, tenant.id, tenant.slug)
             await use_system_scope(session)
         await session.commit()
         return summary

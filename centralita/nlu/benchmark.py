@@ -6,7 +6,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from centralita.nlu.classifier import Example, IntentClassifier, score, threshold_curve
+from centralita.nlu.classifier import Example, IntentClassifier, decide, score, threshold_curve
 from centralita.nlu.data import read_examples
 
 CURVE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -29,8 +29,9 @@ def run(
     classifier = IntentClassifier.fit(
         train, use_embeddings=use_embeddings, threshold=threshold, progress=progress
     )
-    predicted = classifier.predict_many([e.text for e in test])
-    metrics = score([e.intent for e in test], [p.intent for p in predicted])
+    names, confidence = classifier.best_in_scope([e.text for e in test])
+    truth = [e.intent for e in test]
+    metrics = score(truth, decide(names, confidence, threshold))
     timings = []
     for example in test[:TIMED]:
         started = perf_counter()
@@ -50,5 +51,5 @@ def run(
         "predict_p99_ms": round(timings[int(0.99 * (len(timings) - 1))], 2) if timings else 0.0,
         "threshold": threshold,
         "embeddings": classifier.uses_embeddings,
-        "threshold_curve": threshold_curve(classifier, test, CURVE),
+        "threshold_curve": threshold_curve(truth, names, confidence, CURVE),
     }

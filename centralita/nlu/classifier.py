@@ -215,17 +215,23 @@ def _share(hits: Iterable[bool]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def decide(names: Sequence[str], confidence: Iterable[float], threshold: float) -> list[str]:
+    """Best guesses (from :meth:`IntentClassifier.best_in_scope`) below the threshold become
+    ``oos``."""
+    return [n if p >= threshold else OOS for n, p in zip(names, confidence, strict=True)]
+
+
 def threshold_curve(
-    classifier: IntentClassifier, examples: Sequence[Example], thresholds: Iterable[float]
+    truth: Sequence[str],
+    names: Sequence[str],
+    confidence: NDArray[np.float64],
+    thresholds: Iterable[float],
 ) -> list[dict[str, float]]:
-    """In-scope accuracy against out-of-scope recall as the threshold moves (one pass of the
-    model: the threshold only decides which best guesses become ``oos``)."""
-    names, confidence = classifier.best_in_scope([e.text for e in examples])
-    truth = [e.intent for e in examples]
+    """In-scope accuracy against out-of-scope recall as the threshold moves, from one pass of the
+    model: the threshold only decides which best guesses become ``oos``."""
     curve = []
     for limit in thresholds:
-        predicted = [n if p >= limit else OOS for n, p in zip(names, confidence, strict=True)]
-        m = score(truth, predicted)
+        m = score(truth, decide(names, confidence, limit))
         curve.append(
             {
                 "threshold": round(limit, 3),
@@ -235,4 +241,3 @@ def threshold_curve(
             }
         )
     return curve
-

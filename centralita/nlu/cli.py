@@ -12,7 +12,13 @@ from centralita.config import get_settings
 from centralita.db.engine import Database, open_database
 from centralita.nlu import benchmark as bench
 from centralita.nlu import training
-from centralita.nlu.classifier import DEFAULT_THRESHOLD, Example, score, threshold_curve
+from centralita.nlu.classifier import (
+    DEFAULT_THRESHOLD,
+    Example,
+    decide,
+    score,
+    threshold_curve,
+)
 from centralita.nlu.data import BadTrainingFile, read_examples
 from centralita.tenancy import service as tenancy
 
@@ -126,11 +132,12 @@ def evaluate(
             raise typer.Exit(1)
         version, classifier = current
         texts = [e.text for e in examples]
-        predicted = await asyncio.to_thread(classifier.predict_many, texts, threshold)
-        metrics = score([e.intent for e in examples], [p.intent for p in predicted])
-        curve = await asyncio.to_thread(threshold_curve, classifier, examples, bench.CURVE)
-        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in vars(metrics).items()}
+        names, confidence = await asyncio.to_thread(classifier.best_in_scope, texts)
+        truth = [e.intent for e in examples]
         used = classifier.threshold if threshold is None else threshold
+        metrics = score(truth, decide(names, confidence, used))
+        curve = threshold_curve(truth, names, confidence, bench.CURVE)
+        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in vars(metrics).items()}
         return {
             "model_version": version.version,
             "threshold": used,

@@ -21,6 +21,7 @@ from centralita.nlu.classifier import (
     IntentClassifier,
     NotEnoughExamples,
     Prediction,
+    decide,
     score,
     threshold_curve,
 )
@@ -91,10 +92,11 @@ def fit_measured(
         trial = IntentClassifier.fit(
             train, use_embeddings=use_embeddings, threshold=threshold, memo=memo
         )
-        predicted = [p.intent for p in trial.predict_many([e.text for e in held])]
-        measured = score([e.intent for e in held], predicted)
+        names, confidence = trial.best_in_scope([e.text for e in held])
+        truth = [e.intent for e in held]
+        measured = score(truth, decide(names, confidence, threshold))
         metrics |= {k: round(v, 4) for k, v in vars(measured).items() if k != "n"}
-        metrics["threshold_curve"] = threshold_curve(trial, held, CURVE)
+        metrics["threshold_curve"] = threshold_curve(truth, names, confidence, CURVE)
     model = IntentClassifier.fit(
         examples, use_embeddings=use_embeddings, threshold=threshold, progress=progress, memo=memo
     )
