@@ -97,10 +97,21 @@ def fit_measured(
         measured = score(truth, decide(names, confidence, threshold))
         metrics |= {k: round(v, 4) for k, v in vars(measured).items() if k != "n"}
         metrics["threshold_curve"] = threshold_curve(truth, names, confidence, CURVE)
+        metrics["by_locale"] = _by_locale(held, decide(names, confidence, threshold))
     model = IntentClassifier.fit(
         examples, use_embeddings=use_embeddings, threshold=threshold, progress=progress, memo=memo
     )
     return model, metrics
+
+
+def _by_locale(held: Sequence[Example], predicted: Sequence[str]) -> dict[str, float]:
+    """In-scope accuracy per locale of the held-out examples, so a mixed-language tenant sees
+    whether one language lags."""
+    by_locale: dict[str, list[bool]] = {}
+    for example, guess in zip(held, predicted, strict=True):
+        if example.locale and example.intent != OOS:
+            by_locale.setdefault(example.locale, []).append(guess == example.intent)
+    return {locale: round(sum(hits) / len(hits), 4) for locale, hits in sorted(by_locale.items())}
 
 
 def _dump(classifier: IntentClassifier) -> bytes:

@@ -53,6 +53,7 @@ async def test_a_trained_model_steers_requests_to_the_intents_queue(
     assert version["examples_by_intent"]["lost_card"] == 8
     assert version["metrics"]["held_out"] > 0
     assert 0.5 <= version["metrics"]["in_scope_accuracy"] <= 1.0
+    assert set(version["metrics"]["by_locale"]) == {"es"}
     assert tried.status_code == 200, tried.text
     assert tried.json() | {"confidence": None} == {
         "intent": "lost_card",
