@@ -56,6 +56,7 @@ from centralita.quality.routes import router as quality_router
 from centralita.reporting import mail as reporting_mail
 from centralita.reporting.mail import SmtpSender
 from centralita.reporting.routes import router as reporting_router
+from centralita.nlu.routes import router as nlu_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner
@@ -222,6 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(voice_router)
     app.include_router(calls_router)
     app.include_router(sms_router)
+    app.include_router(nlu_router)
     app.include_router(web_router)
     app.include_router(webhooks_router)
     app.include_router(automation_router)

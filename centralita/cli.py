@@ -20,6 +20,7 @@ from centralita.errors import DomainError
 from centralita.events.service import Actor
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
+from centralita.nlu.cli import app as nlu_app
 from centralita.routing import simulation
 from centralita.routing.scenario import ScenarioError, load_scenario
 from centralita.tenancy import service as tenancy
@@ -28,6 +29,7 @@ from centralita.wfm import commands as wfm_commands
 
 app = typer.Typer(help="centralita: multi-tenant omnichannel contact center.", no_args_is_help=True)
 app.add_typer(wfm_commands.app, name="wfm")
+app.add_typer(nlu_app, name="nlu")
 CLI_ACTOR = Actor(label="cli")
 T = TypeVar("T")
 

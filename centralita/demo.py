@@ -31,6 +31,7 @@ from centralita.interactions import service as interactions
 from centralita.interactions.models import AuthorKind, Channel, InteractionState, Message
 from centralita.interactions.schemas import InteractionCreate, MessageIn
 from centralita.knowledge.demo import seed_knowledge
+from centralita.nlu import demo as nlu_demo
 from centralita.tenancy import service as tenancy
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.schemas import TenantCreate
@@ -300,6 +301,7 @@ async def seed(db: Database, settings: Settings) -> DemoSummary | None:
             summary.customers += made[0]
             summary.interactions += made[1]
             await seed_knowledge(session, DEMO_ACTOR, tenant.id, tenant.slug, tenant.default_locale)
+            await nlu_demo.seed_intents(session, tenant.id, tenant.slug)
             await use_system_scope(session)
         await session.commit()
         return summary

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     KNOWLEDGE_WRITE = "knowledge.write"
     KNOWLEDGE_PUBLISH = "knowledge.publish"
     KNOWLEDGE_MANAGE = "knowledge.manage"
+    NLU_MANAGE = "nlu.manage"
 
 
 _AGENT = {
@@ -63,6 +64,7 @@ _SUPERVISOR = _AGENT | {
     Permission.QA_EVALUATE,
     Permission.KNOWLEDGE_PUBLISH,
     Permission.KNOWLEDGE_MANAGE,
+    Permission.NLU_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -1,7 +1,12 @@
-from sqlalchemy import String, UniqueConstraint
+"""Intent recognition: what a customer wants, in their words, mapped to a queue or self-service."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from centralita.db.base import Base, TenantEntity
+from centralita.db.base import Base, TenantEntity, utcnow
 
 
 class IntentRoute(TenantEntity, Base):
@@ -18,3 +23,35 @@ class IntentRoute(TenantEntity, Base):
     # Words or phrases (any case, accents optional) that name the intent when no trained model
     # recognises the request.
     keywords: Mapped[list[str]] = mapped_column(default=list)
+    # Skill names the work needs, on top of its queue's.
+    skills: Mapped[list[str]] = mapped_column(default=list)
+
+
+class TrainingExample(TenantEntity, Base):
+    """One labelled request the tenant's model learns from (intent ``oos``: out of scope)."""
+
+    __tablename__ = "nlu_examples"
+    __table_args__ = (Index("ix_nlu_examples_tenant_id_intent", "tenant_id", "intent"),)
+
+    text: Mapped[str] = mapped_column(String(1000))
+    intent: Mapped[str] = mapped_column(String(100))
+    locale: Mapped[str | None] = mapped_column(String(5))
+
+
+class ModelVersion(TenantEntity, Base):
+    """A trained model; the tenant's newest version decides."""
+
+    __tablename__ = "nlu_models"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    version: Mapped[int]
+    # joblib bytes of centralita.nlu.classifier.IntentClassifier, only ever written by this code.
+    blob: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    threshold: Mapped[float]
+    embeddings: Mapped[bool]
+    n_examples: Mapped[int]
+    examples_by_intent: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # Measured on examples held out of training: accuracy, macro_f1, in_scope_accuracy, ...
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    train_seconds: Mapped[float]
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,18 +1,25 @@
 """Call steering: from what a customer said or wrote to the intent, its queue or self-service.
 
-Until a tenant trains a model, each intent's keywords decide: the intent whose keywords occur most
-in the request wins, and a request naming none is out of scope (``None``), so the IVR or bot asks
-again or hands over to a person instead of misrouting.
+When the tenant has trained a model, the model decides, and a request it finds out of scope is
+``None``. Until then each intent's keywords decide: the intent whose keywords occur most in the
+request wins, and a request naming none is out of scope (``None``), so the IVR or bot asks again
+or hands over to a person instead of misrouting.
 """
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.customers.service import fold
+from centralita.errors import Conflict, NotFound
+from centralita.events.service import Actor, apply_changes, record_audit
+from centralita.nlu import training
+from centralita.nlu.classifier import OOS
 from centralita.nlu.models import IntentRoute
 
 WORD = re.compile(r"\w+")
@@ -25,6 +32,10 @@ class Steering:
     confidence: float
     queue: str | None
     self_service: str | None
+    skills: tuple[str, ...] = field(default=())
+    # "model" (with its version) or "keywords".
+    source: str = "keywords"
+    model_version: int | None = None
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -47,18 +58,107 @@ def keyword_scores(text: str, routes: list[IntentRoute]) -> dict[str, int]:
     return {intent: score for intent, score in scores.items() if score > 0}
 
 
+def _steering(route: IntentRoute | None, intent: str, confidence: float, **how: Any) -> Steering:
+    if route is None:
+        return Steering(intent, confidence, None, None, **how)
+    return Steering(
+        intent, confidence, route.queue, route.self_service, tuple(route.skills), **how
+    )
+
+
 async def steer(session: AsyncSession, tenant_id: uuid.UUID, text: str) -> Steering | None:
     """The tenant's intent for ``text``, or None when it is out of scope (the session is scoped to
     ``tenant_id``)."""
-    query = select(IntentRoute).order_by(IntentRoute.intent)
-    routes = list((await session.execute(query)).scalars())
-    scores = keyword_scores(text, routes)
+    result = await recognise(session, tenant_id, text)
+    return None if result.intent == OOS else result
+
+
+async def recognise(
+    session: AsyncSession, tenant_id: uuid.UUID, text: str, threshold: float | None = None
+) -> Steering:
+    """Like :func:`steer`, but an out-of-scope request is the intent ``oos`` (with the confidence
+    of the best guess), for people trying the model out."""
+    routes = {r.intent: r for r in await list_routes(session)}
+    current = await training.current_classifier(session, tenant_id)
+    if current is not None:
+        version, classifier = current
+        predicted = await training.predict(classifier, text, threshold)
+        if predicted is not None:
+            how = {"source": "model", "model_version": version.version}
+            route = routes.get(predicted.intent)
+            return _steering(route, predicted.intent, round(predicted.confidence, 4), **how)
+    scores = keyword_scores(text, list(routes.values()))
     if not scores:
-        return None
+        return Steering(OOS, 0.0, None, None)
     best = max(scores, key=lambda intent: (scores[intent], intent))
-    route = next(r for r in routes if r.intent == best)
-    confidence = scores[best] / sum(scores.values())
-    return Steering(route.intent, confidence, route.queue, route.self_service)
+    return _steering(routes[best], best, scores[best] / sum(scores.values()))
+
+
+async def list_routes(session: AsyncSession) -> list[IntentRoute]:
+    query = select(IntentRoute).order_by(IntentRoute.intent)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_route(session: AsyncSession, route_id: uuid.UUID) -> IntentRoute:
+    query = select(IntentRoute).where(IntentRoute.id == route_id)
+    route = (await session.execute(query)).scalar_one_or_none()
+    if route is None:
+        raise NotFound("Intent not found")
+    return route
+
+
+def _audited(route: IntentRoute) -> dict[str, Any]:
+    return {
+        "intent": route.intent,
+        "queue": route.queue,
+        "self_service": route.self_service,
+        "skills": list(route.skills),
+        "keywords": list(route.keywords),
+    }
+
+
+async def create_route(
+    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, **fields: Any
+) -> IntentRoute:
+    route = IntentRoute(tenant_id=tenant_id, **fields)
+    session.add(route)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"The intent {fields['intent']} exists", "intent-taken") from None
+    record_audit(
+        session, tenant_id, actor, "nlu_intent.created", ("nlu_intent", route.id),
+        after=_audited(route),
+    )
+    return route
+
+
+async def update_route(
+    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, route_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> IntentRoute:
+    route = await get_route(session, route_id)
+    before, after = apply_changes(route, changes)
+    if after:
+        await session.flush()
+        record_audit(
+            session, tenant_id, actor, "nlu_intent.updated", ("nlu_intent", route.id),
+            before=before, after=after,
+        )
+    return route
+
+
+async def delete_route(
+    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, route_id: uuid.UUID
+) -> None:
+    route = await get_route(session, route_id)
+    await session.delete(route)
+    await session.flush()
+    record_audit(
+        session, tenant_id, actor, "nlu_intent.deleted", ("nlu_intent", route.id),
+        before=_audited(route),
+    )
 
 
 async def set_intent_route(
@@ -69,6 +169,7 @@ async def set_intent_route(
     queue: str | None = None,
     self_service: str | None = None,
     keywords: list[str] | None = None,
+    skills: list[str] | None = None,
 ) -> IntentRoute:
     """Create or replace where an intent goes."""
     query = select(IntentRoute).where(IntentRoute.intent == intent)
@@ -76,6 +177,7 @@ async def set_intent_route(
     if route is None:
         route = IntentRoute(tenant_id=tenant_id, intent=intent)
         session.add(route)
-    route.queue, route.self_service, route.keywords = queue, self_service, list(keywords or [])
+    route.queue, route.self_service = queue, self_service
+    route.keywords, route.skills = list(keywords or []), list(skills or [])
     await session.flush()
     return route

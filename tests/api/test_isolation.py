@@ -316,6 +316,9 @@ async def _email_attachment(tenant: TenantFixture) -> str:
     async with tenant.db.tenant_session(tenant.id) as session:
         query = select(EmailAttachment.id).where(EmailAttachment.email_id == email_id)
         return str((await session.execute(query)).scalar_one())
+async def _nlu_intent(tenant: TenantFixture) -> str:
+    body = {"intent": f"i-{uuid.uuid4().hex[:8]}", "keywords": [MARKER]}
+    return await _created(tenant, "/nlu/intents", body)
 
 
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
@@ -349,6 +352,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "knowledge_category_id": _knowledge_category,
     "article_id": _article,
     "synonyms_id": _synonyms,
+    "intent_id": _nlu_intent,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -424,6 +428,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{ARTICLE}/clicks"): {},
     ("POST", f"{ARTICLE}/votes"): {"helpful": True},
     ("POST", f"{ARTICLE}/insertions"): {},
+    ("PATCH", f"{TENANT_PREFIX}/nlu/intents/{{intent_id}}"): {"queue": "general"},
 }
 
 

@@ -1,0 +1,55 @@
+"""``centralita nlu benchmark``: a throwaway model from one CSV, measured on another."""
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from centralita.nlu.classifier import Example, IntentClassifier, decide, score, threshold_curve
+from centralita.nlu.data import read_examples
+
+CURVE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+# Single requests timed, as the IVR or chat sends them: one at a time.
+TIMED = 1000
+
+
+def load(path: Path) -> list[Example]:
+    return read_examples(path.read_text(encoding="utf-8"))
+
+
+def run(
+    train: Sequence[Example],
+    test: Sequence[Example],
+    *,
+    threshold: float,
+    use_embeddings: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    classifier = IntentClassifier.fit(
+        train, use_embeddings=use_embeddings, threshold=threshold, progress=progress
+    )
+    names, confidence = classifier.best_in_scope([e.text for e in test])
+    truth = [e.intent for e in test]
+    metrics = score(truth, decide(names, confidence, threshold))
+    timings = []
+    for example in test[:TIMED]:
+        started = perf_counter()
+        classifier.predict(example.text)
+        timings.append((perf_counter() - started) * 1000)
+    timings.sort()
+    return {
+        "n_train": len(train),
+        "n_test": len(test),
+        "accuracy": round(metrics.accuracy, 4),
+        "macro_f1": round(metrics.macro_f1, 4),
+        "in_scope_accuracy": round(metrics.in_scope_accuracy, 4),
+        "oos_recall": round(metrics.oos_recall, 4),
+        "oos_precision": round(metrics.oos_precision, 4),
+        "train_seconds": round(classifier.train_seconds, 2),
+        "predict_p50_ms": round(statistics.median(timings), 2) if timings else 0.0,
+        "predict_p99_ms": round(timings[int(0.99 * (len(timings) - 1))], 2) if timings else 0.0,
+        "threshold": threshold,
+        "embeddings": classifier.uses_embeddings,
+        "threshold_curve": threshold_curve(truth, names, confidence, CURVE),
+    }
