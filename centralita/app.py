@@ -52,11 +52,11 @@ from centralita.jobs.worker import JobHandler, JobWorker
 from centralita.journey.routes import router as journey_router
 from centralita.knowledge import signals as knowledge_signals
 from centralita.knowledge.routes import router as knowledge_router
+from centralita.nlu.routes import router as nlu_router
 from centralita.quality.routes import router as quality_router
 from centralita.reporting import mail as reporting_mail
 from centralita.reporting.mail import SmtpSender
 from centralita.reporting.routes import router as reporting_router
-from centralita.nlu.routes import router as nlu_router
 from centralita.routing.routes import agents_router, realtime_router
 from centralita.routing.routes import router as routing_router
 from centralita.routing.runner import RoutingRunner

@@ -67,4 +67,3 @@ def _problem(row: list[str], columns: int) -> str | None:
     if columns > 2 and row[2].strip() and row[2].strip().lower() not in LOCALES:
         return f"unknown locale {row[2].strip()!r} (es or en)"
     return None
-

@@ -61,9 +61,7 @@ def keyword_scores(text: str, routes: list[IntentRoute]) -> dict[str, int]:
 def _steering(route: IntentRoute | None, intent: str, confidence: float, **how: Any) -> Steering:
     if route is None:
         return Steering(intent, confidence, None, None, **how)
-    return Steering(
-        intent, confidence, route.queue, route.self_service, tuple(route.skills), **how
-    )
+    return Steering(intent, confidence, route.queue, route.self_service, tuple(route.skills), **how)
 
 
 async def steer(session: AsyncSession, tenant_id: uuid.UUID, text: str) -> Steering | None:
@@ -128,14 +126,21 @@ async def create_route(
     except IntegrityError:
         raise Conflict(f"The intent {fields['intent']} exists", "intent-taken") from None
     record_audit(
-        session, tenant_id, actor, "nlu_intent.created", ("nlu_intent", route.id),
+        session,
+        tenant_id,
+        actor,
+        "nlu_intent.created",
+        ("nlu_intent", route.id),
         after=_audited(route),
     )
     return route
 
 
 async def update_route(
-    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, route_id: uuid.UUID,
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    route_id: uuid.UUID,
     changes: dict[str, Any],
 ) -> IntentRoute:
     route = await get_route(session, route_id)
@@ -143,8 +148,13 @@ async def update_route(
     if after:
         await session.flush()
         record_audit(
-            session, tenant_id, actor, "nlu_intent.updated", ("nlu_intent", route.id),
-            before=before, after=after,
+            session,
+            tenant_id,
+            actor,
+            "nlu_intent.updated",
+            ("nlu_intent", route.id),
+            before=before,
+            after=after,
         )
     return route
 
@@ -156,7 +166,11 @@ async def delete_route(
     await session.delete(route)
     await session.flush()
     record_audit(
-        session, tenant_id, actor, "nlu_intent.deleted", ("nlu_intent", route.id),
+        session,
+        tenant_id,
+        actor,
+        "nlu_intent.deleted",
+        ("nlu_intent", route.id),
         before=_audited(route),
     )
 

@@ -316,6 +316,8 @@ async def _email_attachment(tenant: TenantFixture) -> str:
     async with tenant.db.tenant_session(tenant.id) as session:
         query = select(EmailAttachment.id).where(EmailAttachment.email_id == email_id)
         return str((await session.execute(query)).scalar_one())
+
+
 async def _nlu_intent(tenant: TenantFixture) -> str:
     body = {"intent": f"i-{uuid.uuid4().hex[:8]}", "keywords": [MARKER]}
     return await _created(tenant, "/nlu/intents", body)

@@ -12,8 +12,16 @@ from centralita.nlu.demo import BANK, demo_examples
 from tests.conftest import TenantFixture
 
 BENCHMARK_KEYS = {
-    "n_train", "n_test", "accuracy", "macro_f1", "in_scope_accuracy", "oos_recall",
-    "oos_precision", "train_seconds", "predict_p50_ms", "predict_p99_ms",
+    "n_train",
+    "n_test",
+    "accuracy",
+    "macro_f1",
+    "in_scope_accuracy",
+    "oos_recall",
+    "oos_precision",
+    "train_seconds",
+    "predict_p50_ms",
+    "predict_p99_ms",
 }
 HELD_OUT = [
     ("me robaron la tarjeta en el metro", "lost_card"),
@@ -50,8 +58,15 @@ def test_train_then_evaluate_a_tenants_model(
     test = _write(tmp_path / "test.csv", HELD_OUT)
 
     trained = _centralita(
-        database_url, "train", "--tenant", tenant_a.slug, "--file", str(train),
-        "--threshold", "0.3", "--no-embeddings",
+        database_url,
+        "train",
+        "--tenant",
+        tenant_a.slug,
+        "--file",
+        str(train),
+        "--threshold",
+        "0.3",
+        "--no-embeddings",
     )
     evaluated = _centralita(
         database_url, "evaluate", "--tenant", tenant_a.slug, "--file", str(test), "--json"
@@ -96,8 +111,16 @@ def test_benchmark_prints_one_json_object_with_the_contracts_keys(tmp_path: Path
 
     unused = f"sqlite+aiosqlite:///{tmp_path / 'never-opened.sqlite3'}"
     run = _centralita(
-        unused, "benchmark", "--train", str(train), "--test", str(test),
-        "--json", "--threshold", "0.3", "--no-embeddings",
+        unused,
+        "benchmark",
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        "--json",
+        "--threshold",
+        "0.3",
+        "--no-embeddings",
     )
 
     assert run.returncode == 0, run.stderr

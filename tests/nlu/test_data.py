@@ -25,9 +25,7 @@ def test_every_bad_row_is_reported_with_its_line() -> None:
         ",card,es\n"
         "only one column\n"
         "fine,,en\n"
-        "hola,card,fr\n"
-        + "x" * 1001
-        + ",card,es\n"
+        "hola,card,fr\n" + "x" * 1001 + ",card,es\n"
     )
 
     with pytest.raises(BadTrainingFile) as raised:
