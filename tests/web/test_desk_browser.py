@@ -46,7 +46,7 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             watched = Guarded(await context.new_page())
             page = watched.page
             await sign_in(page, base, agent.email, "/agent")
-            await expect(page.locator("#connection")).to_have_text("Connected")
+            await expect(page.locator("#connection")).to_have_text("Connected", timeout=20_000)
 
             await page.get_by_label("Status", exact=True).select_option("available")
             await page.get_by_role("button", name="Change status").click()
@@ -59,7 +59,7 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             await sign_in(wall.page, base, boss, f"/supervisor?tenant={tenant.slug}")
             tile = wall.page.locator(f'[data-queue="{world.queue.id}"]')
             await expect(tile.locator('[data-field="offered"]')).to_have_text("0")
-            await expect(wall.page.locator("#connection")).to_have_text("Connected")
+            await expect(wall.page.locator("#connection")).to_have_text("Connected", timeout=20_000)
 
             created = await admin.post(
                 world.tenant.url("/interactions"),
@@ -213,7 +213,7 @@ async def test_tickets_transfers_and_the_supervisors_actions(
             # The server drops every socket; the desktop reconnects, reloads its snapshot and
             # keeps receiving work.
             server.drop_sockets()
-            await expect(page.locator("#connection")).to_have_text("Connected")
+            await expect(page.locator("#connection")).to_have_text("Connected", timeout=20_000)
 
             wall_context = await browser.new_context(viewport={"width": 1366, "height": 768})
             await wall_context.add_init_script(CSP_PROBE)
