@@ -56,11 +56,9 @@ async def _drop_pg_database(name: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
+def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database on ``backend``; PostgreSQL's is dropped afterwards."""
+    if backend == "sqlite":
         path = tmp_path_factory.mktemp("db") / "centralita.sqlite3"
         url = f"sqlite+aiosqlite:///{path}"
         migrate.upgrade(url)
@@ -77,6 +75,16 @@ def database_url(
     migrate.upgrade(url)
     yield url
     asyncio.run(_drop_pg_database(name))
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    yield from fresh_database(request.param, tmp_path_factory)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from centralita.config import Settings
 from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
+from tests.web.browser.live_server import Guarded, live_server, sign_in
 from tests.web.helpers import make_user
-from tests.web.live_server import Guarded, live_server, sign_in
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ from centralita.events.bus import Event, user_topic
 from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
+from tests.web.browser.live_server import Guarded, live_server, sign_in
 from tests.web.helpers import make_user
-from tests.web.live_server import Guarded, live_server, sign_in
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
 
 pytestmark = pytest.mark.e2e
@@ -28,10 +28,6 @@ async def world(tenant_a: TenantFixture, tenant_b: TenantFixture, settings: Sett
 async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
     world: World, settings: Settings, backend: str, artifacts_dir: Path
 ) -> None:
-    if backend == "sqlite":
-        # Late in the full suite the live server's router rebuilds from every earlier test's
-        # work in the one SQLite file, and the first offer can miss the page's deadline.
-        pytest.skip("the whole path runs on PostgreSQL; SQLite's run shares the suite's file")
     agent = await world.agent(name="Ana Agente", presence="offline")  # type: ignore[arg-type]
     tenant = world.tenant
     boss = await make_user(tenant.app, tenant.db, [(tenant, Role.SUPERVISOR)], name="Sara Jefa")
