@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita.channels.email.service import send_ticket_confirmation
 from centralita.customers.models import CustomerIdentity, IdentityKind
 from centralita.customers.service import (
     IdentityRules,
@@ -71,7 +72,8 @@ class ContactForm:
 async def open_ticket(
     session: AsyncSession, tenant: Tenant, rules: IdentityRules, form: ContactForm, visitor: str
 ) -> str:
-    """A ticket from the contact form, for the customer with that email; its reference."""
+    """A ticket from the contact form, for the customer with that email, confirmed to them by
+    email; its reference."""
     email = _email(form.email, "form.email")
     customer = await find_or_create(
         session, tenant.id, IdentityKind.EMAIL, email, display_name=form.name or None
@@ -90,6 +92,7 @@ async def open_ticket(
     await record_event(
         session, tenant.id, EventKind.TICKET_OPENED, ticket_id=ticket.id, visitor=visitor
     )
+    send_ticket_confirmation(session, ticket)
     return desk.reference(ticket)
 
 

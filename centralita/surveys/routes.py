@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from centralita import i18n
 from centralita.api.deps import Paging, TenantContext, require
 from centralita.config import Settings
 from centralita.errors import InvalidInput, NotFound
@@ -12,9 +13,8 @@ from centralita.identity.permissions import Permission
 from centralita.schemas import Page
 from centralita.surveys import answers, service
 from centralita.surveys.schemas import ResponseOut, ResultsOut, SurveyCreate, SurveyOut
-from centralita.web import i18n
+from centralita.surveys.texts import INVITATION_SUBJECT
 from centralita.web.pages import AnyPage, page_router, render, requested_locale
-from centralita.web.survey_texts import INVITATION_SUBJECT
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}", tags=["surveys"])
 pages = page_router()

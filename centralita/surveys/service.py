@@ -24,14 +24,14 @@ from centralita.customers.models import Customer
 from centralita.db.base import new_id
 from centralita.errors import DomainError, InvalidInput, NotFound
 from centralita.events.service import Actor, record_audit
+from centralita.i18n import LOCALES, TRANSLATIONS
 from centralita.interactions.models import Interaction
 from centralita.outbound.models import OutboundMessage
 from centralita.outbound.service import Texts, queue_message
 from centralita.surveys.models import Survey, SurveyInvitation
 from centralita.surveys.schemas import SurveyCreate
+from centralita.surveys.texts import INVITATION_SUBJECT, INVITATION_TEXT
 from centralita.tenancy.models import Tenant
-from centralita.web.i18n import LOCALES, TRANSLATIONS
-from centralita.web.survey_texts import INVITATION_SUBJECT, INVITATION_TEXT
 
 MAX_COMMENT = 2000
 SIGNATURE_BYTES = 16

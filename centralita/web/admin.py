@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from centralita.db.scoping import use_system_scope
 from centralita.errors import Forbidden, NotFound
+from centralita.i18n import LOCALES, gettext_noop
 from centralita.identity.permissions import Permission, Role
 from centralita.identity.service import list_members
 from centralita.interactions.models import Channel
@@ -22,7 +23,6 @@ from centralita.sla.policies import list_calendars, list_policies
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.service import list_tenants
 from centralita.web.desk import SCRIPT_TEXTS, tenant_for, texts
-from centralita.web.i18n import LOCALES, gettext_noop
 from centralita.web.pages import SignedIn, SignedInPage, page_router
 
 router = page_router()

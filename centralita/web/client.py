@@ -19,13 +19,13 @@ from fastapi.responses import Response
 from centralita.db.base import utcnow
 from centralita.db.scoping import use_tenant_scope
 from centralita.errors import InvalidInput, NotFound
+from centralita.i18n import gettext_noop
 from centralita.identity.permissions import Permission, Role, role_allows
 from centralita.reporting import outcomes, service
 from centralita.reporting.schemas import QueueRow
 from centralita.reporting.settings import report_settings
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.service import get_tenant_by_slug, list_tenants
-from centralita.web.i18n import gettext_noop
 from centralita.web.pages import SignedIn, SignedInPage, page_router
 from centralita.web.report_charts import bar_chart
 

@@ -13,13 +13,13 @@ from fastapi.responses import Response
 
 from centralita.db.scoping import use_system_scope, use_tenant_scope
 from centralita.errors import Forbidden, NotFound
+from centralita.i18n import gettext_noop
 from centralita.identity.permissions import Permission
 from centralita.routing.service import SERVING_ROLES, get_agent_profile
 from centralita.routing.work import AWAY_REASONS
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.service import get_tenant_by_slug, list_tenants
 from centralita.web.desk_data import customer_panel
-from centralita.web.i18n import gettext_noop
 from centralita.web.pages import SignedIn, SignedInPage, page_router
 
 router = page_router()

@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.customers.models import Customer, CustomerIdentity, ValueTier
 from centralita.db.base import utcnow
+from centralita.i18n import gettext_noop
 from centralita.interactions.models import Interaction
 from centralita.interactions.service import get_interaction
 from centralita.journey.schemas import TimelineItemOut
 from centralita.journey.service import customer_360
 from centralita.tickets.models import Ticket, TicketSettings, TicketStatus
 from centralita.tickets.settings import reference
-from centralita.web.i18n import gettext_noop
 
 REPEAT_WINDOW = timedelta(days=7)
 # Contacts within the window from which a repeat contact is worth flagging.

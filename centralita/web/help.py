@@ -17,16 +17,17 @@ from fastapi import Form, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from centralita.channels.chat.service import widget_address
 from centralita.customers.service import IdentityRules
 from centralita.db.scoping import use_tenant_scope
 from centralita.errors import Forbidden, InvalidInput, NotFound, RateLimited
+from centralita.i18n import gettext_noop
 from centralita.knowledge import portal_service, signals
 from centralita.knowledge.models import Article, ArticleState, EventKind, Visibility
 from centralita.knowledge.search import Filters, search
 from centralita.knowledge.service import translations
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.service import get_tenant_by_slug
-from centralita.web.i18n import gettext_noop
 from centralita.web.pages import AnyPage, Page, page_router, tokens_match
 
 router = page_router()
@@ -61,8 +62,8 @@ Text = Annotated[str, Form(max_length=200)]
 class Portal:
     """One portal request: the tenant, the visitor and what their forms must carry."""
 
-    def __init__(self, page: Page, tenant: Tenant) -> None:
-        self.page, self.tenant = page, tenant
+    def __init__(self, page: Page, tenant: Tenant, has_chat: bool) -> None:
+        self.page, self.tenant, self.has_chat = page, tenant, has_chat
         cookie = page.request.cookies.get(VISITOR_COOKIE, "")
         self.new_visitor = not (
             16 <= len(cookie) <= 64 and cookie.replace("-", "").replace("_", "").isalnum()
@@ -89,7 +90,13 @@ class Portal:
     def render(self, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
         response = self.page.render(
             template,
-            {"tenant": self.tenant, "base": self.base, "form_token": self.form_token, **context},
+            {
+                "tenant": self.tenant,
+                "base": self.base,
+                "form_token": self.form_token,
+                "has_chat": self.has_chat,
+                **context,
+            },
             status_code=status_code,
         )
         if self.new_visitor:
@@ -109,7 +116,7 @@ async def _portal(page: Page, tenant_slug: str) -> Portal:
     if tenant is None or not tenant.is_active:
         raise NotFound("No such help centre")
     await use_tenant_scope(page.session, tenant.id)
-    return Portal(page, tenant)
+    return Portal(page, tenant, await widget_address(page.session) is not None)
 
 
 async def _results(portal: Portal, q: str, typing: bool) -> dict[str, Any]:

@@ -27,14 +27,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
-from centralita import __version__
+from centralita import __version__, i18n
 from centralita.api.deps import SESSION_COOKIE, AppSettings, DbSession
 from centralita.config import Settings
 from centralita.db.scoping import use_system_scope
 from centralita.errors import DomainError, Forbidden, RateLimited
 from centralita.identity.models import User
 from centralita.identity.service import Principal, principal_from_cookie
-from centralita.web import i18n
 
 LANG_COOKIE = "centralita_lang"
 LANG_PARAM = "lang"

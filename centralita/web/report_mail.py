@@ -8,11 +8,11 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita import i18n
 from centralita.reporting import export, outcomes, service
 from centralita.reporting.mail import delivery_window
 from centralita.reporting.models import ReportDelivery
 from centralita.tenancy.models import Tenant
-from centralita.web import i18n
 
 
 def _percent(value: float | None, locale: str) -> str:

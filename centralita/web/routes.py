@@ -12,10 +12,10 @@ from starlette.routing import Match
 from centralita.api.deps import SESSION_COOKIE, AppPasswords
 from centralita.db.base import utcnow
 from centralita.errors import RateLimited
+from centralita.i18n import gettext_noop
 from centralita.identity.permissions import Role
 from centralita.identity.service import close_web_session, open_web_session, sign_in
 from centralita.web import service
-from centralita.web.i18n import gettext_noop
 from centralita.web.pages import (
     HOME_PATH,
     LOGIN_PATH,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from centralita.db.base import utcnow
 from centralita.db.scoping import use_system_scope
 from centralita.errors import Forbidden
+from centralita.i18n import gettext_noop
 from centralita.identity.permissions import Permission
 from centralita.routing.models import Queue
 from centralita.routing.stats import queue_statistics, start_of_day
@@ -26,7 +27,6 @@ from centralita.tickets.settings import reference
 from centralita.web import wallboard_data as data
 from centralita.web.charts import day_chart
 from centralita.web.desk import REASON_LABELS, SCRIPT_TEXTS, TICKET_STATUSES, tenant_for, texts
-from centralita.web.i18n import gettext_noop
 from centralita.web.pages import SignedIn, SignedInPage, page_router
 
 router = page_router()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from centralita.interactions.models import Channel, Interaction
 from centralita.knowledge.models import Article, EventKind, KnowledgeEvent
 from centralita.tickets.models import Ticket
+from tests.channels.chat.conftest import add_widget
 from tests.conftest import TenantFixture
 from tests.knowledge.helpers import write
 
@@ -43,6 +44,18 @@ async def test_public_articles_are_found_without_accents_and_internal_ones_never
     assert "Borrador" not in page.text
     assert "Facturación electrónica" in typing.text
     assert "<html" not in typing.text
+
+
+async def test_the_chat_launcher_is_on_the_portal_of_a_tenant_with_a_chat_widget_only(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    await add_widget(tenant_a, queue=None)
+
+    with_chat = await client.get(f"/help/{tenant_a.slug}")
+    without = await client.get(f"/help/{tenant_b.slug}")
+
+    assert f'<script src="/chat/{tenant_a.slug}/widget.js" defer></script>' in with_chat.text
+    assert "widget.js" not in without.text
 
 
 async def test_the_portal_of_an_unknown_tenant_is_not_found(client: httpx.AsyncClient) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
+from tests.channels.chat.conftest import add_widget
 from tests.conftest import TenantMaker
 from tests.knowledge.helpers import write
 from tests.web.test_browser import (  # noqa: F401 - server_url is a fixture used below
@@ -41,6 +42,7 @@ async def test_a_visitor_finds_an_article_with_a_typo_and_votes_on_a_phone(
         body_markdown="Entra en **Mi cuenta** y abre *Facturas*. Puedes descargar cada factura.",
     )
     await write(http, bank, title="Bloquear una tarjeta robada", body_markdown="Desde la app.")
+    await add_widget(bank, queue=None)
     shots = artifacts_dir / "help-portal"
     shots.mkdir(exist_ok=True)
 
@@ -68,6 +70,10 @@ async def test_a_visitor_finds_an_article_with_a_typo_and_votes_on_a_phone(
         assert "Bloquear" not in await results.inner_text()
         assert await results.locator("mark").count() >= 1
         await page.screenshot(path=shots / f"{backend}-search-phone.png", full_page=True)
+        await page.get_by_role("button", name="Chatea con nosotros").click()
+        await page.get_by_role("button", name="Empezar el chat").wait_for()
+        await page.screenshot(path=shots / f"{backend}-chat-phone.png", full_page=True)
+        await page.get_by_role("button", name="Cerrar el chat").click()
 
         await result.click()
         await page.get_by_role("heading", name="¿Te ha resultado útil?").wait_for()

@@ -20,6 +20,7 @@ from centralita.channels.chat.socket import (
 )
 from centralita.channels.chat.tokens import verified
 from centralita.channels.models import ChannelAddress
+from centralita.channels.texts import widget_texts
 from centralita.customers.service import IdentityRules
 from centralita.errors import Conflict, NotFound
 from centralita.events.bus import Event, conversation_topic, emit
@@ -28,7 +29,6 @@ from centralita.interactions.models import Channel
 from centralita.interactions.service import get_interaction
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.service import get_tenant_by_slug
-from centralita.web.channel_texts import widget_texts
 
 router = APIRouter(tags=["chat"])
 

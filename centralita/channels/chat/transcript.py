@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.channels.email.outbound import Outgoing, Relay, send_once
+from centralita.channels.texts import transcript_text
 from centralita.db.scoping import use_tenant_scope
+from centralita.i18n import TRANSLATIONS, format_moment
 from centralita.interactions.models import AuthorKind, Interaction, Message
 from centralita.jobs.models import Job, JobKind
 from centralita.jobs.worker import JobHandler
 from centralita.tenancy.models import Tenant
-from centralita.web.channel_texts import transcript_text
-from centralita.web.i18n import TRANSLATIONS, format_moment
 
 
 def transcript_body(locale: str, tenant: Tenant, messages: list[Message]) -> str:

@@ -32,6 +32,7 @@ from centralita.db.base import new_id, utcnow
 from centralita.db.engine import Database
 from centralita.errors import InvalidInput
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
+from centralita.i18n import TRANSLATIONS, gettext_noop
 from centralita.interactions.models import Channel, Interaction
 from centralita.interactions.service import sanitise_html
 from centralita.jobs.models import JobKind
@@ -43,7 +44,6 @@ from centralita.tickets.messages import post_message
 from centralita.tickets.models import MessageKind, Ticket
 from centralita.tickets.schemas import MAX_TEXT, MessageCreate, TicketCreate
 from centralita.tickets.service import create_ticket
-from centralita.web.i18n import TRANSLATIONS, gettext_noop
 
 NO_SUBJECT = gettext_noop("(no subject)")
 NO_TEXT = gettext_noop("(This email has no text; see its attachments.)")

@@ -14,13 +14,13 @@ from centralita.channels.email.threads import reply_subject
 from centralita.channels.outbound import Sender
 from centralita.customers.models import Customer
 from centralita.db.scoping import use_tenant_scope
+from centralita.i18n import TRANSLATIONS, gettext_noop
 from centralita.interactions.models import Interaction, Message
 from centralita.jobs.models import Job, JobKind
 from centralita.jobs.worker import JobHandler
 from centralita.tenancy.models import Tenant
 from centralita.tickets.models import Ticket, TicketMessage
 from centralita.tickets.settings import reference, ticket_settings
-from centralita.web.i18n import TRANSLATIONS, gettext_noop
 
 ACKNOWLEDGEMENT = gettext_noop(
     "Hello,\n\nWe have received your message and opened ticket %(reference)s. An agent will "

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.channels.inbound import Inbound, channel_actor, receive
 from centralita.channels.models import ChannelReceipt
+from centralita.channels.texts import spoken, status_name
 from centralita.channels.voice.twiml import TwiML
 from centralita.channels.voice.webhook import Webhook
 from centralita.channels.waiting import availability, queue_named
@@ -36,7 +37,6 @@ from centralita.tickets.desk import open_desk
 from centralita.tickets.models import Ticket
 from centralita.tickets.schemas import TicketCreate
 from centralita.tickets.service import create_ticket
-from centralita.web.channel_texts import spoken, status_name
 
 BASE = "/telephony/voice"
 TICKET_STATUS = "ticket_status"

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from centralita.api.deps import AppSettings, TenantContext, require
 from centralita.channels import service as addresses
 from centralita.channels.models import AddressChannel
+from centralita.channels.texts import spoken
 from centralita.channels.voice import ivr
 from centralita.channels.voice.provider import Provider, ProviderError
 from centralita.channels.voice.twiml import TwiML
@@ -24,7 +25,6 @@ from centralita.interactions import service as interactions
 from centralita.interactions.models import Channel, Direction, InteractionState
 from centralita.interactions.schemas import IdentityIn, InteractionCreate, InteractionOut
 from centralita.schemas import Strict
-from centralita.web.channel_texts import spoken
 
 router = APIRouter(prefix=ivr.BASE, tags=["telephony"], include_in_schema=False)
 calls_router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}/calls", tags=["telephony"])

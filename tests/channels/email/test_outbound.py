@@ -1,10 +1,12 @@
 """Agents' replies and automatic mail go out once, threaded, from the tenant's address."""
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -280,3 +282,39 @@ async def test_a_web_ticket_confirmation_is_sent_once_as_auto_generated_mail(
     [confirmation] = sink.messages()
     assert confirmation["Auto-Submitted"] == "auto-generated"
     assert "Factura duplicada" in confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_a_ticket_opened_on_the_help_portal_is_confirmed_to_the_visitor_by_email(
+    client: httpx.AsyncClient,
+    sink: Sink,
+    tenant_a: TenantFixture,
+    worker_for: Callable[..., JobWorker],
+) -> None:
+    box = unique_address()
+    await add_mailbox(tenant_a, box)
+    contact = f"/help/{tenant_a.slug}/contact"
+    form = await client.get(contact)
+    token = re.search(r'name="form_token" value="([^"]+)"', form.text)
+    assert token
+
+    sent = await client.post(
+        contact,
+        data={
+            "name": "Ana",
+            "email": "ana.portal@cliente.example",
+            "subject": "Cargo duplicado",
+            "message": "Me cobraron dos veces",
+            "form_token": token.group(1),
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    await worker_for().step()
+
+    [confirmation] = sink.messages()
+    assert confirmation["To"] == "ana.portal@cliente.example"
+    assert confirmation["From"].addresses[0].addr_spec == box
+    body = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Cargo duplicado" in body
+    reference = re.search(r"\[([^\]]+)\]", confirmation["Subject"])
+    assert reference
+    assert reference.group(1) in sent.text

@@ -1,10 +1,13 @@
 """Translations (es, en) compiled in memory from the .po catalogues, and locale negotiation.
 
+Every package marks its user-facing text with ``gettext_noop`` or ``_`` and one pair of
+catalogues holds it all, so every domain can translate without depending on the web pages.
+
 The catalogues in ``locales/`` are the only source: they are compiled when this module is imported,
 so no ``.mo`` files are committed and no build step runs. To find new messages::
 
-    pybabel extract -F centralita/web/babel.cfg -k gettext_noop -o /tmp/messages.pot .
-    pybabel update -i /tmp/messages.pot -d centralita/web/locales --no-fuzzy-matching
+    pybabel extract -F centralita/i18n/babel.cfg -k gettext_noop -o /tmp/messages.pot .
+    pybabel update -i /tmp/messages.pot -d centralita/i18n/locales --no-fuzzy-matching
 """
 
 from datetime import datetime

@@ -1,11 +1,10 @@
 """What the chat widget shows and the phone menu says, in the catalogues' two languages.
 
-Kept here, beside the catalogues, so the extraction check sees every message; the chat widget
-receives the table for both languages (the page it sits on chooses), the phone menu speaks the
-caller's.
+The chat widget receives the table for both languages (the page it sits on chooses); the phone
+menu speaks the caller's.
 """
 
-from centralita.web.i18n import LOCALES, TRANSLATIONS, gettext_noop
+from centralita.i18n import LOCALES, TRANSLATIONS, gettext_noop
 
 WIDGET = {
     "open": gettext_noop("Chat with us"),

@@ -1,4 +1,4 @@
-"""The catalogues are complete: every message of the web shell has a Spanish and an English text."""
+"""The catalogues are complete: every message of every package has a Spanish and an English text."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -7,17 +7,12 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
-from centralita.web import i18n
+from centralita import i18n
 
-WEB_DIR = Path(i18n.__file__).parent
-# Messages live in the web shell and in the channels' customer-facing text (emails, widgets).
-PACKAGE_DIR = WEB_DIR.parent
-METHOD_MAP = [
-    ("web/**.py", "python"),
-    ("channels/**.py", "python"),
-    ("web/templates/**.html", "jinja2"),
-]
-OPTIONS = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+I18N_DIR = Path(i18n.__file__).parent
+PACKAGE_DIR = I18N_DIR.parent
+METHOD_MAP = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 
 def _source_messages() -> set[str]:
@@ -32,7 +27,7 @@ def _source_messages() -> set[str]:
 
 @pytest.mark.parametrize("locale", i18n.LOCALES)
 def test_catalogue_translates_every_message_and_nothing_else(locale: str) -> None:
-    path = WEB_DIR / "locales" / locale / "LC_MESSAGES" / "messages.po"
+    path = I18N_DIR / "locales" / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as po:
         catalog = read_po(po, locale=locale)
     entries = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
@@ -47,7 +42,7 @@ def test_catalogue_translates_every_message_and_nothing_else(locale: str) -> Non
 def test_spanish_is_compiled_in_memory() -> None:
     assert i18n.TRANSLATIONS["es"].gettext("Sign in") == "Iniciar sesión"
     assert i18n.TRANSLATIONS["en"].gettext("Sign in") == "Sign in"
-    assert not list(WEB_DIR.glob("locales/**/*.mo"))
+    assert not list(I18N_DIR.glob("locales/**/*.mo"))
 
 
 @pytest.mark.parametrize(
