@@ -106,7 +106,8 @@ function inputFor(form, field) {
 // Inside a JSON body the path is what tells the person where to look: "actions.0.priority".
 function detailOf(form, problem) {
   const path = String(problem.field || "").split(".").slice(1).join(".");
-  return path && form.querySelector("[data-body]") ? `${path}: ${problem.detail}` : problem.detail;
+  const body = form.querySelector("[data-body]");
+  return path && body && path !== body.name ? `${path}: ${problem.detail}` : problem.detail;
 }
 
 function showErrors(form, error) {
