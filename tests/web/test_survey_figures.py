@@ -44,6 +44,35 @@ class Answers:
                 await session.commit()
         return self.survey_id
 
+    async def invite(
+        self,
+        interaction_id: uuid.UUID,
+        *,
+        agent: User | None = None,
+        language: str = "es",
+        at: datetime | None = None,
+    ) -> SurveyInvitation:
+        """The invitation a finished contact gets; ``at`` set, it has been answered then."""
+        world = self.world
+        survey_id = await self._survey()
+        work = await world.interaction(interaction_id)
+        async with world.db.tenant_session(world.tenant.id) as session:
+            invitation = SurveyInvitation(
+                id=new_id(),
+                survey_id=survey_id,
+                interaction_id=work.id,
+                customer_id=work.customer_id,
+                agent_id=agent.id if agent else None,
+                queue=work.queue,
+                channel=work.channel,
+                language=language,
+                expires_at=(at or utcnow()) + timedelta(days=3),
+                answered_at=at,
+            )
+            session.add(invitation)
+            await session.commit()
+        return invitation
+
     async def give(
         self,
         interaction_id: uuid.UUID,
@@ -56,35 +85,19 @@ class Answers:
         at: datetime | None = None,
         low: bool = False,
     ) -> None:
-        world = self.world
-        survey_id = await self._survey()
-        work = await world.interaction(interaction_id)
         when = at or utcnow()
-        async with world.db.tenant_session(world.tenant.id) as session:
-            invitation = SurveyInvitation(
-                id=new_id(),
-                survey_id=survey_id,
-                interaction_id=work.id,
-                customer_id=work.customer_id,
-                agent_id=agent.id if agent else None,
-                queue=work.queue,
-                channel=work.channel,
-                language=language,
-                expires_at=when + timedelta(days=3),
-                answered_at=when,
-            )
-            session.add(invitation)
-            await session.flush()
+        invitation = await self.invite(interaction_id, agent=agent, language=language, at=when)
+        async with self.world.db.tenant_session(self.world.tenant.id) as session:
             session.add(
                 SurveyResponse(
                     id=new_id(),
                     invitation_id=invitation.id,
-                    survey_id=survey_id,
-                    interaction_id=work.id,
-                    customer_id=work.customer_id,
+                    survey_id=invitation.survey_id,
+                    interaction_id=invitation.interaction_id,
+                    customer_id=invitation.customer_id,
                     agent_id=invitation.agent_id,
-                    queue=work.queue,
-                    channel=work.channel,
+                    queue=invitation.queue,
+                    channel=invitation.channel,
                     csat=csat,
                     nps=nps,
                     answers={},
