@@ -78,7 +78,7 @@ ADMIN_TEXTS = {
     "error": SCRIPT_TEXTS["error"],
     "bad_json": gettext_noop("This is not valid JSON."),
     "dry_run_summary": gettext_noop(
-        "%(events)s events of the last day examined; the rule would have fired on %(matches)s."
+        "Events of the last day examined: %(events)s. The rule would have fired on: %(matches)s."
     ),
     "dry_run_none": gettext_noop("It would not have fired on any of them."),
 }

@@ -3,6 +3,7 @@ on the field (the rule's JSON, a survey's sampling, an internal webhook URL), a 
 the last day's events before it is saved, a new webhook's secret is shown once, and a failed
 delivery is replayed. No inline code runs (the probe records CSP violations)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from centralita.config import Settings
 from centralita.identity.permissions import Role
+from tests.automation.world import abandon_after, call, customer
 from tests.conftest import TenantFixture
 from tests.web.helpers import make_user
 from tests.web.live_server import Guarded, live_server, sign_in
@@ -53,7 +55,9 @@ async def _rules(page: Page, base: str, slug: str, shots: Path, backend: str) ->
     await editor.fill(FIXED_RULE)
     await form.get_by_role("button", name="Dry-run without saving").click()
     result = page.locator("#new-dry-run-result")
-    await expect(result).to_contain_text("events of the last day examined")
+    await expect(result).to_contain_text("Events of the last day examined: 1.")
+    await expect(result).to_contain_text("The rule would have fired on: 1.")
+    await expect(result).to_contain_text('set_priority · {"priority":8}')
     assert await page.get_by_role("link", name="VIP abandons").count() == 0
 
     await form.get_by_role("button", name="Create rule").click()
@@ -75,7 +79,8 @@ async def _rules(page: Page, base: str, slug: str, shots: Path, backend: str) ->
     await expect(page.locator("#saved-notice")).to_have_text("Saved.")
     await expect(edit.locator("textarea")).to_contain_text('"position": 5')
     await page.get_by_role("button", name="Dry-run on the last day").click()
-    await expect(page.locator("#dry-run-result")).to_contain_text("It would not have fired")
+    # The saved rule, tried again, finds the same abandoned call of the gold customer.
+    await expect(page.locator("#dry-run-result")).to_contain_text("would have fired on: 1.")
     await page.screenshot(path=shots / f"{backend}-rule-opened.png", full_page=True)
 
 
@@ -133,6 +138,9 @@ async def test_an_administrator_writes_rules_surveys_and_webhooks(
     tenant = tenant_a
     email = await make_user(tenant.app, tenant.db, [(tenant, Role.ADMIN)], name="Alba Admin")
     failed = await _webhook(tenant, settings)
+    # Within the last day a gold customer hung up waiting: what the new rule is about.
+    valued = await customer(tenant, tier="gold")
+    await abandon_after(tenant, await call(tenant, valued["id"]), timedelta(seconds=40))
     shots = artifacts_dir / "admin-automation"
     shots.mkdir(exist_ok=True)
 
