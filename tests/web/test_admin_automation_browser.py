@@ -107,6 +107,15 @@ async def _surveys(page: Page, base: str, slug: str, shots: Path, backend: str) 
     await expect(row).to_contain_text("CSAT 2 · NPS 5")
     await expect(row).to_contain_text("voice")
 
+    await row.get_by_role("link", name="Tras la llamada").click()
+    form = page.locator("#survey-form")
+    await expect(form.get_by_label("Sampling (% of contacts asked)")).to_have_value("25")
+    await form.get_by_label("CSAT at or below").fill("1")
+    await form.get_by_role("button", name="Save survey").click()
+    await expect(page.locator("#saved-notice")).to_have_text("Saved.")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Tras la llamada"))
+    await expect(row).to_contain_text("CSAT 1 · NPS 5")
+
 
 async def _webhooks(page: Page, base: str, slug: str, shots: Path, backend: str) -> None:
     await page.goto(f"{base}/admin/webhooks?tenant={slug}")
