@@ -4,14 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
 
 from centralita.api.deps import Paging, TenantContext, require
 from centralita.config import Settings
 from centralita.errors import InvalidInput, NotFound
 from centralita.identity.permissions import Permission
 from centralita.interactions.models import Channel
-from centralita.routing.models import Queue
+from centralita.routing.service import list_queues
 from centralita.schemas import Page
 from centralita.surveys import answers, service
 from centralita.surveys.schemas import ResponseOut, ResultsOut, SurveyCreate, SurveyOut
@@ -217,7 +216,7 @@ async def surveys_section(
     chosen = next((s for s in surveys if s.id == survey), None)
     if survey is not None and chosen is None:
         raise NotFound("Survey not found")
-    queues = list((await page.session.execute(select(Queue.name).order_by(Queue.name))).scalars())
+    queues = [view.queue.name for view in await list_queues(page.session)]
     return await render_section(
         page,
         found,

@@ -142,6 +142,7 @@ async def render_section(
     template: str,
     context: dict[str, Any],
 ) -> Response:
+    """A section page inside the administration's frame (title, company switch, section list)."""
     await use_system_scope(page.session)
     return page.render(
         template,
