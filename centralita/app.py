@@ -18,6 +18,7 @@ import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
 from centralita.automation import service as automation
+from centralita.automation.routes import pages as automation_pages
 from centralita.automation.routes import router as automation_router
 from centralita.automation.schedule import fire_scheduled_rule
 from centralita.callbacks import service as callbacks
@@ -76,6 +77,7 @@ from centralita.web.routes import router as web_router
 from centralita.web.wallboard import router as wallboard_router
 from centralita.webhooks import service as webhooks
 from centralita.webhooks.dispatcher import WebhookDispatcher
+from centralita.webhooks.routes import pages as webhooks_pages
 from centralita.webhooks.routes import router as webhooks_router
 from centralita.wfm.routes import pages_router as wfm_pages_router
 from centralita.wfm.routes import router as wfm_router
@@ -230,6 +232,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(callbacks_router)
     app.include_router(surveys_router)
     app.include_router(survey_pages)
+    app.include_router(automation_pages)
+    app.include_router(webhooks_pages)
     app.include_router(desk_router)
     app.include_router(wallboard_router)
     app.include_router(admin_router)

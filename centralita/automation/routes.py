@@ -1,7 +1,8 @@
+import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from centralita.api.deps import Paging, TenantContext, require
 from centralita.automation import service
@@ -15,10 +16,15 @@ from centralita.automation.schemas import (
     RuleRunOut,
     RuleUpdate,
 )
+from centralita.errors import NotFound
+from centralita.events.outbox import RECORDED_TYPES
 from centralita.identity.permissions import Permission
 from centralita.schemas import Page
+from centralita.web.admin import open_section, render_section
+from centralita.web.pages import SignedInPage, page_router
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}", tags=["automation"])
+pages = page_router()
 
 RulesManage = Annotated[TenantContext, Depends(require(Permission.RULES_MANAGE))]
 EventsWrite = Annotated[TenantContext, Depends(require(Permission.INTERACTIONS_WRITE))]
@@ -115,4 +121,64 @@ async def _dry_run(ctx: TenantContext, definition: RuleDefinition) -> DryRunOut:
             DryRunMatch(event_id=r.id, event_type=r.type, at=r.at, actions=actions)
             for r, actions in matches
         ],
+    )
+
+
+# --- the administration section --------------------------------------------------------------
+
+RUNS_SHOWN = 30
+# What a new rule's editor starts from: a valid rule the administrator adapts.
+NEW_RULE_EXAMPLE = {
+    "name": "Unhappy answer: tag the customer",
+    "trigger": "survey.answered",
+    "conditions": [{"field": "event.low", "op": "eq", "value": True}],
+    "actions": [{"type": "tag_customer", "tag": "unhappy"}],
+    "position": 100,
+}
+
+
+def _editable(rule: Rule) -> str:
+    """The rule as the JSON its PATCH takes (its trigger cannot change)."""
+    fields: dict[str, Any] = {
+        "name": rule.name,
+        "conditions": rule.conditions,
+        "actions": rule.actions,
+        "position": rule.position,
+        "active": rule.active,
+        "stop_processing": rule.stop_processing,
+    }
+    if rule.every_minutes is not None:
+        fields["every_minutes"] = rule.every_minutes
+    return json.dumps(fields, indent=2, ensure_ascii=False)
+
+
+@pages.get("/admin/rules")
+async def rules_section(
+    page: SignedInPage,
+    tenant: Annotated[str, Query(max_length=100)],
+    rule: uuid.UUID | None = None,
+) -> Response:
+    """The tenant's rules in evaluation order; one of them opened to edit, try and audit."""
+    found, tenants = await open_section(page, tenant)
+    rules = await service.list_rules(page.session, found.id)
+    chosen = next((r for r in rules if r.id == rule), None)
+    if rule is not None and chosen is None:
+        raise NotFound("Rule not found")
+    runs = (
+        (await service.runs_page(page.session, chosen.id, None, RUNS_SHOWN)).items if chosen else []
+    )
+    return await render_section(
+        page,
+        found,
+        tenants,
+        "rules",
+        "admin_rules.html",
+        {
+            "rules": rules,
+            "chosen": chosen,
+            "chosen_json": _editable(chosen) if chosen else "",
+            "runs": runs,
+            "triggers": sorted(RECORDED_TYPES),
+            "new_rule_json": json.dumps(NEW_RULE_EXAMPLE, indent=2, ensure_ascii=False),
+        },
     )

@@ -1,4 +1,5 @@
-"""The queue measures of KPI.md, computed from per-interaction facts.
+"""The queue measures of KPI.md, computed from per-interaction facts; CSAT and NPS from survey
+answers.
 
 Every screen and report takes these numbers from here, so a service level means the same on the
 wallboard, in the client's report and in the simulator.
@@ -98,4 +99,31 @@ def queue_measures(
         abandoned=abandoned,
         short=short,
         total_wait=total_wait,
+    )
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """KPI.md's CSAT and NPS over a set of survey answers, with the counts behind them."""
+
+    answers: int
+    csat_answers: int
+    csat_percent: float | None  # share of CSAT answers that are 4 or 5, in %
+    nps_answers: int
+    nps: float | None  # % promoters (9-10) minus % detractors (0-6)
+
+
+def satisfaction(answers: Iterable[tuple[int | None, int | None]]) -> Satisfaction:
+    """CSAT and NPS of ``(csat, nps)`` answer pairs; either may be missing from an answer."""
+    rows = list(answers)
+    csats = [csat for csat, _ in rows if csat is not None]
+    scores = [nps for _, nps in rows if nps is not None]
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    return Satisfaction(
+        answers=len(rows),
+        csat_answers=len(csats),
+        csat_percent=100 * sum(1 for c in csats if c >= 4) / len(csats) if csats else None,
+        nps_answers=len(scores),
+        nps=100 * (promoters - detractors) / len(scores) if scores else None,
     )

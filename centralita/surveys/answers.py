@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from centralita.db.paging import Slice, paginate
 from centralita.db.scoping import use_tenant_scope
 from centralita.errors import FieldError, InvalidInput, NotFound
 from centralita.events.bus import Event, emit, supervisors_topic
+from centralita.reporting.measures import satisfaction
 from centralita.surveys.models import Survey, SurveyInvitation, SurveyResponse
 from centralita.surveys.service import MAX_COMMENT, LinkGone, SurveyLinks
 from centralita.tenancy.models import Tenant
@@ -202,15 +203,5 @@ async def results(
         query = query.where(SurveyResponse.agent_id == agent_id)
     if queue is not None:
         query = query.where(SurveyResponse.queue == queue)
-    rows = list(await session.execute(query))
-    csats = [csat for csat, _ in rows if csat is not None]
-    scores = [nps for _, nps in rows if nps is not None]
-    promoters = sum(1 for s in scores if s >= 9)
-    detractors = sum(1 for s in scores if s <= 6)
-    return {
-        "answers": len(rows),
-        "csat_answers": len(csats),
-        "csat_percent": 100 * sum(1 for c in csats if c >= 4) / len(csats) if csats else None,
-        "nps_answers": len(scores),
-        "nps": 100 * (promoters - detractors) / len(scores) if scores else None,
-    }
+    rows = await session.execute(query)
+    return asdict(satisfaction((csat, nps) for csat, nps in rows))

@@ -10,11 +10,14 @@ from centralita.api.deps import Paging, TenantContext, require
 from centralita.config import Settings
 from centralita.errors import InvalidInput, NotFound
 from centralita.identity.permissions import Permission
+from centralita.interactions.models import Channel
+from centralita.routing.service import list_queues
 from centralita.schemas import Page
 from centralita.surveys import answers, service
 from centralita.surveys.schemas import ResponseOut, ResultsOut, SurveyCreate, SurveyOut
 from centralita.surveys.texts import INVITATION_SUBJECT
-from centralita.web.pages import AnyPage, page_router, render, requested_locale
+from centralita.web.admin import open_section, render_section
+from centralita.web.pages import AnyPage, SignedInPage, page_router, render, requested_locale
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}", tags=["surveys"])
 pages = page_router()
@@ -195,3 +198,36 @@ async def survey_answer(
         fields = {error.field.removeprefix("form.") for error in exc.errors}
         return _form(page, opened, locale, form, fields)
     return _closed(page, locale, 200, "thanks")
+
+
+# --- the administration section --------------------------------------------------------------
+
+
+@pages.get("/admin/surveys")
+async def surveys_section(
+    page: SignedInPage,
+    tenant: Annotated[str, Query(max_length=100)],
+    survey: uuid.UUID | None = None,
+) -> Response:
+    """The tenant's surveys in the order they are tried, and the form for a new one or for the
+    one opened."""
+    found, tenants = await open_section(page, tenant)
+    surveys = await service.list_surveys(page.session)
+    chosen = next((s for s in surveys if s.id == survey), None)
+    if survey is not None and chosen is None:
+        raise NotFound("Survey not found")
+    queues = [view.queue.name for view in await list_queues(page.session)]
+    return await render_section(
+        page,
+        found,
+        tenants,
+        "surveys",
+        "admin_surveys.html",
+        {
+            "surveys": surveys,
+            "chosen": chosen,
+            "queue_names": queues,
+            "channels": [c.value for c in Channel],
+            "locales": i18n.LOCALES,
+        },
+    )

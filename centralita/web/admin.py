@@ -1,12 +1,18 @@
 """Administration of one client company: its settings, people, skills, queues, agents, business
-calendars and SLA policies.
+calendars and SLA policies; rules, surveys and webhooks.
 
 Pages list what exists (read through the domain services); their forms post JSON to the public
 API through ``static/js/forms.js``, so the API's validation is the one that applies and its
 problem+json field errors are shown beside the fields.
+
+The rules, surveys and webhooks sections are pages of their own domains (``SECTION_PAGES``,
+served from each domain's routes with :func:`open_section` and :func:`render_section`): those
+domains import the web package for their texts and pages, so the web package cannot import them
+back.
 """
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Query
 from fastapi.responses import Response
@@ -35,6 +41,15 @@ SECTIONS = {
     "agents": gettext_noop("Agents"),
     "calendars": gettext_noop("Business calendars"),
     "policies": gettext_noop("SLA policies"),
+    "rules": gettext_noop("Rules"),
+    "surveys": gettext_noop("Surveys"),
+    "webhooks": gettext_noop("Webhooks"),
+}
+# Sections served by their own domain's routes, at these addresses.
+SECTION_PAGES = {
+    "rules": "/admin/rules",
+    "surveys": "/admin/surveys",
+    "webhooks": "/admin/webhooks",
 }
 
 ROLE_NAMES = {
@@ -61,6 +76,17 @@ ADMIN_TEXTS = {
     "fix": gettext_noop("Please correct the following:"),
     "saved": gettext_noop("Saved."),
     "error": SCRIPT_TEXTS["error"],
+    "bad_json": gettext_noop("This is not valid JSON."),
+    "dry_run_summary": gettext_noop(
+        "Events of the last day examined: %(events)s. The rule would have fired on: %(matches)s."
+    ),
+    "dry_run_none": gettext_noop("It would not have fired on any of them."),
+}
+
+DELIVERY_STATUS_NAMES = {
+    "pending": gettext_noop("Being sent"),
+    "delivered": gettext_noop("Delivered"),
+    "failed": gettext_noop("Failed"),
 }
 
 
@@ -99,6 +125,39 @@ async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
     return {}
 
 
+async def open_section(page: SignedIn, tenant_slug: str) -> tuple[Tenant, list[Tenant]]:
+    """The company being administered (the session scoped to it) and the others the viewer
+    administers."""
+    tenants = await _managed_tenants(page)
+    if not tenants:
+        raise Forbidden("Only administrators open the administration")
+    return await tenant_for(page, tenant_slug, Permission.TENANT_MANAGE), tenants
+
+
+async def render_section(
+    page: SignedIn,
+    tenant: Tenant,
+    tenants: list[Tenant],
+    section: str,
+    template: str,
+    context: dict[str, Any],
+) -> Response:
+    """A section page inside the administration's frame (title, company switch, section list)."""
+    await use_system_scope(page.session)
+    return page.render(
+        template,
+        {
+            **context,
+            "tenant": tenant,
+            "tenants": tenants,
+            "section": section,
+            "sections": SECTIONS,
+            "section_pages": SECTION_PAGES,
+            "script_texts": texts(page, ADMIN_TEXTS),
+        },
+    )
+
+
 @router.get("/admin")
 async def administration(
     page: SignedInPage,
@@ -110,6 +169,8 @@ async def administration(
         raise Forbidden("Only administrators open the administration")
     if tenant is None:
         return page.redirect(f"/admin?tenant={tenants[0].slug}")
+    if section in SECTION_PAGES:
+        return page.redirect(f"{SECTION_PAGES[section]}?tenant={quote(tenant)}")
     if section not in SECTIONS:
         raise NotFound("No such section")
     found = await tenant_for(page, tenant, Permission.TENANT_MANAGE)
@@ -123,6 +184,7 @@ async def administration(
             "tenants": tenants,
             "section": section,
             "sections": SECTIONS,
+            "section_pages": SECTION_PAGES,
             "roles": ROLE_NAMES,
             "channels": list(Channel),
             "locales": LOCALES,

@@ -17,6 +17,7 @@ from centralita.journey.schemas import TimelineItemOut
 from centralita.journey.service import customer_360
 from centralita.tickets.models import Ticket, TicketSettings, TicketStatus
 from centralita.tickets.settings import reference
+from centralita.web.survey_answers import LatestAnswer, latest_answer
 
 REPEAT_WINDOW = timedelta(days=7)
 # Contacts within the window from which a repeat contact is worth flagging.
@@ -58,6 +59,7 @@ class CustomerPanel:
     timeline: list[TimelineItemOut]
     open_tickets: list[OpenTicket]
     banners: list[Banner]
+    latest_survey: LatestAnswer | None
 
 
 def _wait(interaction: Interaction, now: datetime) -> timedelta | None:
@@ -160,4 +162,5 @@ async def customer_panel(session: AsyncSession, interaction_id: uuid.UUID) -> Cu
         timeline=[item for item in view.timeline.items if item.id != interaction.id],
         open_tickets=await open_tickets_of(session, customer.id),
         banners=await banners_for(session, customer, interaction, now),
+        latest_survey=await latest_answer(session, interaction.tenant_id, customer.id),
     )

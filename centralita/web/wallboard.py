@@ -28,6 +28,7 @@ from centralita.web import wallboard_data as data
 from centralita.web.charts import day_chart
 from centralita.web.desk import REASON_LABELS, SCRIPT_TEXTS, TICKET_STATUSES, tenant_for, texts
 from centralita.web.pages import SignedIn, SignedInPage, page_router
+from centralita.web.survey_answers import satisfaction_since
 
 router = page_router()
 TenantSlug = Annotated[str | None, Query(max_length=100)]
@@ -88,6 +89,7 @@ async def _live_context(
         if agents and agents.busy + agents.available
         else None,
         "agents": agents_grid,
+        "satisfaction": await satisfaction_since(page.session, tenant.id, today),
         "signed_in": [agent for agent in agents_grid if agent.presence != "offline"],
         "waiting": await data.waiting_work(page.session),
         "tickets": [(reference(prefix, t.number), t) for t in tickets],

@@ -4,9 +4,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from centralita.api.deps import AppSettings, Paging, TenantContext, require
+from centralita.db.base import utcnow
+from centralita.errors import NotFound
 from centralita.events.outbox import RECORDED_TYPES
 from centralita.identity.permissions import Permission
 from centralita.schemas import Page
+from centralita.web.admin import DELIVERY_STATUS_NAMES, open_section, render_section
+from centralita.web.pages import SignedInPage, page_router
 from centralita.webhooks import service
 from centralita.webhooks.models import DeliveryStatus
 from centralita.webhooks.schemas import (
@@ -19,6 +23,7 @@ from centralita.webhooks.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}", tags=["webhooks"])
+pages = page_router()
 
 WebhooksManage = Annotated[TenantContext, Depends(require(Permission.WEBHOOKS_MANAGE))]
 
@@ -130,3 +135,48 @@ async def replay_failed(
     """Queue again every failed delivery created since a time (after an outage, say)."""
     count = await service.replay_failed(ctx.session, ctx.actor, subscription_id, data.since)
     return ReplayOut(replayed=count)
+
+
+# --- the administration section --------------------------------------------------------------
+
+DELIVERIES_SHOWN = 50
+
+
+@pages.get("/admin/webhooks")
+async def webhooks_section(
+    page: SignedInPage,
+    tenant: Annotated[str, Query(max_length=100)],
+    webhook: uuid.UUID | None = None,
+) -> Response:
+    """The tenant's subscriptions (their secrets are shown once, when created), and the delivery
+    log of the one opened, with replay."""
+    found, tenants = await open_section(page, tenant)
+    subscriptions = await service.list_subscriptions(page.session)
+    chosen = next((s for s in subscriptions if s.id == webhook), None)
+    if webhook is not None and chosen is None:
+        raise NotFound("Webhook not found")
+    deliveries = (
+        (
+            await service.deliveries_page(
+                page.session, chosen.id, status=None, cursor=None, limit=DELIVERIES_SHOWN
+            )
+        ).items
+        if chosen
+        else []
+    )
+    return await render_section(
+        page,
+        found,
+        tenants,
+        "webhooks",
+        "admin_webhooks.html",
+        {
+            "subscriptions": subscriptions,
+            "chosen": chosen,
+            "deliveries": deliveries,
+            "event_types": sorted(RECORDED_TYPES),
+            "replayable": (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED),
+            "delivery_statuses": DELIVERY_STATUS_NAMES,
+            "now": utcnow(),
+        },
+    )

@@ -1,5 +1,7 @@
 // Admin forms that speak JSON to the API: each <form data-api data-method> is turned into a body
 // from its fields' dotted names, and the problem+json field errors come back beside the fields.
+// A submit button may name its own data-api/data-method; a form (or button) with data-result
+// hands the API's answer to the page as an "api-result" event instead of reloading.
 
 import { api, texts } from "./api.js";
 
@@ -12,11 +14,28 @@ function setPath(target, path, value) {
   node[keys[keys.length - 1]] = value;
 }
 
+// JSON typed by a person: a parse error is shown on the field like the API's own errors.
+class JsonTypo extends Error {
+  constructor(input) {
+    super(T.bad_json);
+    this.fieldErrors = [{ field: `body.${input.name}`, detail: T.bad_json }];
+  }
+}
+
+function parsedJson(input, raw) {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new JsonTypo(input);
+  }
+}
+
 function fieldValue(input) {
   const kind = input.dataset.type;
   if (kind === "bool") return input.checked;
   const raw = input.value.trim();
   if (raw === "") return undefined;
+  if (kind === "json") return parsedJson(input, raw);
   if (kind === "int") return Number.isInteger(Number(raw)) ? Number(raw) : raw;
   if (kind === "number") return Number.isNaN(Number(raw)) ? raw : Number(raw);
   if (kind === "list") return raw.split(",").map((part) => part.trim()).filter(Boolean);
@@ -52,7 +71,9 @@ function bodyOf(form) {
       continue;
     }
     const value = fieldValue(input);
-    if (value !== undefined) setPath(body, input.name, value);
+    // data-body: the field holds the whole JSON body (a rule, say), not one member of it.
+    if (input.dataset.body !== undefined) Object.assign(body, value);
+    else if (value !== undefined) setPath(body, input.name, value);
   }
   for (const shape of (form.dataset.shape || "").split(" ").filter(Boolean)) SHAPES[shape](form, body);
   return body;
@@ -71,6 +92,7 @@ function clearErrors(form) {
 
 // "body.capacity.chat" -> the input named "capacity.chat"; a deeper path falls back to the
 // nearest field that exists ("body.weekly_hours.mon.0" -> a field named "weekly_hours").
+// A form whose body is one JSON field takes every error there ([data-body]).
 function inputFor(form, field) {
   const parts = String(field || "").split(".").slice(1);
   while (parts.length) {
@@ -78,7 +100,14 @@ function inputFor(form, field) {
     if (found) return found;
     parts.pop();
   }
-  return null;
+  return field ? form.querySelector("[data-body]") : null;
+}
+
+// Inside a JSON body the path is what tells the person where to look: "actions.0.priority".
+function detailOf(form, problem) {
+  const path = String(problem.field || "").split(".").slice(1).join(".");
+  const body = form.querySelector("[data-body]");
+  return path && body && path !== body.name ? `${path}: ${problem.detail}` : problem.detail;
 }
 
 function showErrors(form, error) {
@@ -92,13 +121,14 @@ function showErrors(form, error) {
     const holder = input?.closest("label, .field, fieldset");
     const item = document.createElement("li");
     const name = holder?.querySelector("legend")?.textContent ?? holder?.firstChild?.textContent;
-    item.textContent = name ? `${name.trim()}: ${problem.detail}` : problem.detail;
+    const detail = detailOf(form, problem);
+    item.textContent = name ? `${name.trim()}: ${detail}` : detail;
     list.append(item);
     if (!input) return;
     const note = document.createElement("p");
     note.className = "field-error";
     note.id = `${form.id}-error-${index}`;
-    note.textContent = problem.detail;
+    note.textContent = detail;
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", note.id);
     if (holder) holder.append(note);
@@ -113,10 +143,15 @@ for (const form of document.querySelectorAll("form[data-api]")) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const button = form.querySelector('[type="submit"]');
+    const button = event.submitter || form.querySelector('[type="submit"]');
+    const target = button.dataset.api ? button.dataset : form.dataset;
     button.disabled = true;
     try {
-      await api(form.dataset.method || "POST", form.dataset.api, bodyOf(form));
+      const answer = await api(target.method || "POST", target.api, bodyOf(form));
+      if (target.result) {
+        form.dispatchEvent(new CustomEvent("api-result", { detail: { kind: target.result, answer } }));
+        return;
+      }
       const url = new URL(location.href);
       url.searchParams.set("saved", form.dataset.saved || "1");
       location.assign(url);

@@ -156,7 +156,8 @@ live(`/ws/supervisor?${new URLSearchParams({ tenant: slug })}`, {
   },
   onEvent(event) {
     if (event.type === "queue.stats_updated") updateTiles(event.data.queues);
-    else if (event.type.startsWith("interaction.")) scheduleRefresh();
+    // A survey answer moves the CSAT and NPS of its queue and agent, rendered with the grid.
+    else if (event.type.startsWith("interaction.") || event.type === "survey.answered") scheduleRefresh();
   },
   onState(state) {
     const node = $("connection");
