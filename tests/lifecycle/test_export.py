@@ -10,7 +10,7 @@ from sqlalchemy.orm import undefer
 from centralita.channels.email.models import EmailRecord
 from centralita.config import Settings
 from centralita.identity.permissions import Role
-from centralita.lifecycle.export import tenant_models
+from centralita.lifecycle.export import table_name, tenant_models
 from tests.channels.email.conftest import Listener, listener  # noqa: F401 - the SMTP fixture
 from tests.conftest import TenantFixture
 from tests.lifecycle.helpers import lifecycle_worker, read_archive, receive_email
@@ -69,7 +69,7 @@ async def test_the_export_holds_this_tenants_rows_and_emails_and_nothing_of_anot
     assert int(str(status["size_bytes"])) == len(download.content)
     tables, files = read_archive(download.content)
     assert MARKER_B.encode() not in download.content
-    assert set(tables) == {"users"} | {m.__tablename__ for m in tenant_models()}
+    assert set(tables) == {"users"} | {table_name(m) for m in tenant_models()}
     for name, rows in tables.items():
         if name != "users":
             assert {row["tenant_id"] for row in rows} <= {str(tenant_a.id)}, name
