@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
 from centralita.channels.email.models import EmailRecord
+from centralita.config import Settings
 from centralita.db.base import utcnow
 from centralita.db.engine import Database
+from centralita.identity.permissions import Role
 from centralita.interactions.models import Message
 from centralita.jobs.models import JobKind
 from centralita.jobs.worker import JobHandler, JobWorker
@@ -86,3 +89,32 @@ def read_archive(content: bytes) -> tuple[dict[str, list[dict[str, Any]]], dict[
             else:
                 files[name] = data
     return tables, files
+
+
+def report_days(tenant: TenantFixture) -> dict[str, str]:
+    today = datetime.now(ZoneInfo(tenant.tenant.time_zone)).date()
+    return {"date_from": (today - timedelta(days=1)).isoformat(), "date_to": today.isoformat()}
+
+
+async def reports(tenant: TenantFixture) -> dict[str, Any]:
+    http = await tenant.client(Role.SUPERVISOR)
+    days = report_days(tenant)
+    return {
+        name: (await http.get(tenant.url(f"/reports/{name}"), params=days)).json()
+        for name in ("queues", "fcr", "reasons", "agents")
+    }
+
+
+async def export_ready(tenant: TenantFixture, settings: Settings) -> dict[str, object]:
+    http = await tenant.client(Role.ADMIN)
+    requested = await http.post(tenant.url("/exports"))
+    assert requested.status_code == 202, requested.text
+    export_id = requested.json()["id"]
+    worker = lifecycle_worker(tenant.db, settings.export_dir)
+    for _ in range(5):
+        await worker.step()
+        status = (await http.get(tenant.url(f"/exports/{export_id}"))).json()
+        if status["status"] != "pending":
+            break
+    assert status["status"] == "ready", status
+    return dict(status)

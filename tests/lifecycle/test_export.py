@@ -1,9 +1,6 @@
 """A tenant's full export: written by a background job, downloaded by its administrator, holding
 every row of this tenant and the original emails, and nothing of any other tenant."""
 
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
@@ -11,38 +8,18 @@ from centralita.channels.email.models import EmailRecord
 from centralita.config import Settings
 from centralita.identity.permissions import Role
 from centralita.lifecycle.export import table_name, tenant_models
-from tests.channels.email.conftest import Listener, listener  # noqa: F401 - the SMTP fixture
+from tests.channels.email.conftest import Listener
 from tests.conftest import TenantFixture
-from tests.lifecycle.helpers import lifecycle_worker, read_archive, receive_email
+from tests.lifecycle.helpers import export_ready, read_archive, receive_email
 from tests.reporting.helpers import Outcome, add_queue, contact
 
 MARKER_B = "Tenant-B-private-Zx81"
 
 
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"export_dir": tmp_path / "exports"})
-
-
-async def _export_ready(tenant: TenantFixture, settings: Settings) -> dict[str, object]:
-    http = await tenant.client(Role.ADMIN)
-    requested = await http.post(tenant.url("/exports"))
-    assert requested.status_code == 202, requested.text
-    export_id = requested.json()["id"]
-    worker = lifecycle_worker(tenant.db, settings.export_dir)
-    for _ in range(5):
-        await worker.step()
-        status = (await http.get(tenant.url(f"/exports/{export_id}"))).json()
-        if status["status"] != "pending":
-            break
-    assert status["status"] == "ready", status
-    return dict(status)
-
-
 async def test_the_export_holds_this_tenants_rows_and_emails_and_nothing_of_another(
     tenant_a: TenantFixture,
     tenant_b: TenantFixture,
-    listener: Listener,  # noqa: F811 - the fixture imported above
+    listener: Listener,
     settings: Settings,
 ) -> None:
     for tenant, words in ((tenant_a, "Necesito ayuda con mi pedido"), (tenant_b, MARKER_B)):
@@ -61,7 +38,7 @@ async def test_the_export_holds_this_tenants_rows_and_emails_and_nothing_of_anot
         json={"url": "http://8.8.8.8/a", "event_types": ["ticket.created"]},
     )
 
-    status = await _export_ready(tenant_a, settings)
+    status = await export_ready(tenant_a, settings)
     download = await a_admin.get(tenant_a.url(f"/exports/{status['id']}/download"))
 
     assert download.status_code == 200

@@ -1,10 +1,9 @@
 """Retention periods: the daily purge removes what is past its period and keeps the rest and the
 numbers; bad periods are refused with problem+json and change nothing."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -16,31 +15,18 @@ from centralita.events.models import AuditEntry
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Channel, Message
 from centralita.jobs.models import Job, JobKind
-from tests.channels.email.conftest import Listener, listener  # noqa: F401 - the SMTP fixture
+from tests.channels.email.conftest import Listener
 from tests.conftest import TenantFixture
 from tests.lifecycle.helpers import (
     backdate,
     lifecycle_worker,
     messages_of,
     receive_email,
+    reports,
 )
 from tests.reporting.helpers import Outcome, add_queue, contact
 
 ANSWERED = Outcome(answered_after=10, talk=120, wrap=30)
-
-
-def _report_days(tenant: TenantFixture) -> dict[str, str]:
-    today = datetime.now(ZoneInfo(tenant.tenant.time_zone)).date()
-    return {"date_from": (today - timedelta(days=1)).isoformat(), "date_to": today.isoformat()}
-
-
-async def _reports(tenant: TenantFixture) -> dict[str, Any]:
-    http = await tenant.client(Role.SUPERVISOR)
-    days = _report_days(tenant)
-    return {
-        name: (await http.get(tenant.url(f"/reports/{name}"), params=days)).json()
-        for name in ("queues", "fcr", "reasons", "agents")
-    }
 
 
 async def _audit(tenant: TenantFixture, action: str) -> list[AuditEntry]:
@@ -52,7 +38,7 @@ async def _audit(tenant: TenantFixture, action: str) -> list[AuditEntry]:
 async def test_the_purge_removes_what_outlived_its_period_and_keeps_the_rest_and_the_numbers(
     tenant_a: TenantFixture,
     tenant_b: TenantFixture,
-    listener: Listener,  # noqa: F811 - the fixture imported above
+    listener: Listener,
     tmp_path: Path,
 ) -> None:
     await add_queue(tenant_a)
@@ -74,7 +60,7 @@ async def test_the_purge_removes_what_outlived_its_period_and_keeps_the_rest_and
     await backdate(tenant_a, EmailRecord, [old_mail.id], days=100)
     b_old = [m.id for m in await messages_of(tenant_b, other_tenant_chat)]
     await backdate(tenant_b, Message, b_old, days=100)
-    reports_before = await _reports(tenant_a)
+    reports_before = await reports(tenant_a)
     http = await tenant_a.client(Role.ADMIN)
 
     set_response = await http.put(
@@ -98,7 +84,7 @@ async def test_the_purge_removes_what_outlived_its_period_and_keeps_the_rest_and
     assert mails[old_mail.id].message_id == old_mail.message_id
     assert b"New text" in mails[new_mail.id].raw
     assert files == [new_mail.id]
-    assert await _reports(tenant_a) == reports_before
+    assert await reports(tenant_a) == reports_before
     (purged,) = await _audit(tenant_a, "lifecycle.retention_purged")
     assert purged.after is not None
     assert purged.after["removed"] == {
