@@ -30,7 +30,7 @@ def _export_dir(request: Request) -> Path:
 
 @router.get("/retention", response_model=RetentionOut)
 async def get_retention(ctx: DataManage) -> RetentionOut:
-    policy = await service.retention_policy(ctx.session, ctx.tenant_id)
+    policy = await service.retention_policy(ctx.session)
     return RetentionOut.model_validate(policy)
 
 

@@ -37,10 +37,10 @@ BATCHES_PER_RUN = 20
 PERIODS = ("conversations_days", "recordings_days", "emails_days")
 
 
-async def retention_policy(session: AsyncSession, tenant_id: uuid.UUID) -> RetentionPolicy:
+async def retention_policy(session: AsyncSession) -> RetentionPolicy:
     """The scoped tenant's periods; an unsaved row keeping everything forever when never set."""
     found = (await session.execute(select(RetentionPolicy))).scalar_one_or_none()
-    return found if found is not None else RetentionPolicy(tenant_id=tenant_id)
+    return found if found is not None else RetentionPolicy()
 
 
 def _snapshot(policy: RetentionPolicy) -> dict[str, int | None]:

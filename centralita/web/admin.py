@@ -16,6 +16,8 @@ from centralita.errors import Forbidden, NotFound
 from centralita.identity.permissions import Permission, Role
 from centralita.identity.service import list_members
 from centralita.interactions.models import Channel
+from centralita.lifecycle import export as lifecycle_export
+from centralita.lifecycle import service as lifecycle
 from centralita.routing import service as routing
 from centralita.sla.business_time import WEEKDAYS
 from centralita.sla.policies import list_calendars, list_policies
@@ -35,6 +37,7 @@ SECTIONS = {
     "agents": gettext_noop("Agents"),
     "calendars": gettext_noop("Business calendars"),
     "policies": gettext_noop("SLA policies"),
+    "data": gettext_noop("Data and privacy"),
 }
 
 ROLE_NAMES = {
@@ -56,6 +59,12 @@ WEEKDAY_NAMES = {
 assert tuple(WEEKDAY_NAMES) == tuple(WEEKDAYS)
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
+
+EXPORT_STATES = {
+    "pending": gettext_noop("Being prepared"),
+    "ready": gettext_noop("Ready"),
+    "failed": gettext_noop("Failed"),
+}
 
 ADMIN_TEXTS = {
     "fix": gettext_noop("Please correct the following:"),
@@ -95,6 +104,12 @@ async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
             "policies": await list_policies(session),
             "calendars": calendars,
             "calendar_names": {c.id: c.name for c in calendars},
+        }
+    if section == "data":
+        return {
+            "retention": await lifecycle.retention_policy(session),
+            "exports": await lifecycle_export.list_exports(session, limit=10),
+            "export_states": EXPORT_STATES,
         }
     return {}
 
