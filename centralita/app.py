@@ -69,6 +69,7 @@ from centralita.surveys.routes import router as surveys_router
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
+from centralita.web.admin import SECTION_DATA as ADMIN_SECTION_DATA
 from centralita.web.admin import router as admin_router
 from centralita.web.client import router as client_router
 from centralita.web.desk import router as desk_router
@@ -244,6 +245,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(knowledge_router)
     app.include_router(help_router)
     app.include_router(lifecycle_router)
+    ADMIN_SECTION_DATA["data"] = lifecycle.admin_section
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

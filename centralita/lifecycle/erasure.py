@@ -16,6 +16,8 @@ hidden. The ``lifecycle_erasures`` row and the audit entry say who asked, when a
 changed, and nothing of what was erased.
 """
 
+import json
+import re
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -24,11 +26,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita.api.models import IdempotencyRecord
 from centralita.callbacks.models import Callback
 from centralita.channels.email.models import EmailAttachment, EmailRecord
 from centralita.customers.models import Customer, CustomerIdentity, IdentityKind, ValueTier
 from centralita.errors import NotFound
-from centralita.events.models import AuditEntry
+from centralita.events.models import AuditEntry, EventRecord
 from centralita.events.service import Actor, record_audit
 from centralita.interactions.models import Interaction, Message
 from centralita.knowledge.models import KnowledgeEvent
@@ -40,8 +43,11 @@ from centralita.surveys.models import Survey, SurveyResponse
 from centralita.tickets.models import Ticket, TicketMessage, TicketSettings
 from centralita.tickets.search import index_words
 from centralita.tickets.settings import reference
+from centralita.webhooks.models import WebhookDelivery
 
 ERASED = "[erased]"
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+SCAN_BATCH = 1000
 # Survey answers that are numbers or one of the offered choices say nothing about who answered.
 KEPT_ANSWER_KINDS = frozenset({"scale", "choice"})
 
@@ -156,6 +162,9 @@ async def erase_customer(
         .where(InteractionFact.customer_id.in_(group))
         .values(customer_id=uuid.uuid4()),
     )
+    work_ids = list((await session.execute(work)).scalars())
+    about_them = {str(i) for i in (*group, *work_ids, *ticket_ids)}
+    counts.update(await _erase_recorded_payloads(session, about_them, emails))
     profile_history: ColumnElement[bool] = (AuditEntry.entity_type == "customer") & (
         AuditEntry.entity_id.in_([str(c) for c in group])
     )
@@ -190,6 +199,47 @@ async def erase_customer(
         {"customer_id": group[0], "reason": data.reason, "counts": erasure.counts},
     )
     return erasure, True
+
+
+def _mentions(value: object, ids: set[str], addresses: Sequence[str]) -> bool:
+    text = json.dumps(value, default=str).lower()
+    if any(address.lower() in text for address in addresses):
+        return True
+    return not ids.isdisjoint(UUID_TEXT.findall(text))
+
+
+async def _erase_recorded_payloads(
+    session: AsyncSession, ids: set[str], addresses: Sequence[str]
+) -> dict[str, int]:
+    """Recorded events, webhook payloads and replayable responses that name the person, their
+    work or their tickets: the event keeps its type and time (webhook history stays whole), its
+    data goes; a replayable response is dropped (a retry then simply runs again)."""
+    counts: dict[str, int] = {}
+    stores: list[tuple[str, Any, Any]] = [
+        ("event_log", EventRecord, EventRecord.data),
+        ("webhook_deliveries", WebhookDelivery, WebhookDelivery.payload),
+        ("idempotency_keys", IdempotencyRecord, IdempotencyRecord.response_body),
+    ]
+    for name, model, column in stores:
+        keys = [c for c in model.__table__.primary_key.columns if c.name != "tenant_id"]
+        key_attrs = [getattr(model, c.key) for c in keys]
+        matched: list[tuple[Any, ...]] = []
+        result = await session.stream(
+            select(*key_attrs, column).execution_options(yield_per=SCAN_BATCH)
+        )
+        async for chunk in result.partitions(SCAN_BATCH):
+            matched.extend(tuple(row[:-1]) for row in chunk if _mentions(row[-1], ids, addresses))
+        for row_key in matched:
+            where = [attr == value for attr, value in zip(key_attrs, row_key, strict=True)]
+            if model is IdempotencyRecord:
+                await session.execute(delete(model).where(*where))
+            else:
+                await session.execute(
+                    update(model).where(*where).values({column.key: {"erased": True}})
+                )
+        if matched:
+            counts[name] = len(matched)
+    return counts
 
 
 def _empty_profile(customer: Customer) -> None:

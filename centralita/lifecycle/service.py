@@ -26,6 +26,7 @@ from centralita.interactions.models import Channel, Interaction, Message
 from centralita.jobs.models import Job, JobKind
 from centralita.jobs.service import schedule
 from centralita.jobs.worker import JobHandler
+from centralita.lifecycle.export import list_exports
 from centralita.lifecycle.models import RetentionPolicy
 from centralita.lifecycle.schemas import RetentionUpdate
 from centralita.tenancy.models import Tenant
@@ -214,6 +215,14 @@ async def retention_job(session: AsyncSession, job: Job, now: datetime) -> None:
         return
     due = now if result.backlog else now + PURGE_EVERY
     schedule(session, JobKind.LIFECYCLE_RETENTION, ref_id=tenant.id, due_at=due)
+
+
+async def admin_section(session: AsyncSession) -> dict[str, Any]:
+    """What the administration's data section shows: the periods and the latest exports."""
+    return {
+        "retention": await retention_policy(session),
+        "exports": await list_exports(session, limit=10),
+    }
 
 
 JOB_HANDLERS: dict[str, JobHandler] = {JobKind.LIFECYCLE_RETENTION: retention_job}

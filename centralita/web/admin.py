@@ -6,18 +6,18 @@ API through ``static/js/forms.js``, so the API's validation is the one that appl
 problem+json field errors are shown beside the fields.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Query
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.scoping import use_system_scope
 from centralita.errors import Forbidden, NotFound
 from centralita.identity.permissions import Permission, Role
 from centralita.identity.service import list_members
 from centralita.interactions.models import Channel
-from centralita.lifecycle import export as lifecycle_export
-from centralita.lifecycle import service as lifecycle
 from centralita.routing import service as routing
 from centralita.sla.business_time import WEEKDAYS
 from centralita.sla.policies import list_calendars, list_policies
@@ -60,11 +60,10 @@ assert tuple(WEEKDAY_NAMES) == tuple(WEEKDAYS)
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
-EXPORT_STATES = {
-    "pending": gettext_noop("Being prepared"),
-    "ready": gettext_noop("Ready"),
-    "failed": gettext_noop("Failed"),
-}
+SectionData = Callable[[AsyncSession], Awaitable[dict[str, Any]]]
+# The data of sections owned by packages that build on the web shell (web importing them would
+# be a cycle): the application assembly registers them (see app.py).
+SECTION_DATA: dict[str, SectionData] = {}
 
 ADMIN_TEXTS = {
     "fix": gettext_noop("Please correct the following:"),
@@ -105,12 +104,8 @@ async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
             "calendars": calendars,
             "calendar_names": {c.id: c.name for c in calendars},
         }
-    if section == "data":
-        return {
-            "retention": await lifecycle.retention_policy(session),
-            "exports": await lifecycle_export.list_exports(session, limit=10),
-            "export_states": EXPORT_STATES,
-        }
+    if section in SECTION_DATA:
+        return await SECTION_DATA[section](session)
     return {}
 
 
