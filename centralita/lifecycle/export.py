@@ -13,6 +13,7 @@ attachment's bytes are inside its ``.eml``; a trained model can be trained again
 """
 
 import asyncio
+import contextlib
 import json
 import uuid
 import zipfile
@@ -232,7 +233,8 @@ def export_handler(directory: Path) -> JobHandler:
             counts = await write_archive(session, tenant, export, partial)
             partial.replace(folder / final_name)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the folder itself may be what failed
+                partial.unlink(missing_ok=True)
             export.status = ExportStatus.FAILED
             export.error = f"Could not write the archive: {exc.strerror or exc}"[:300]
             export.finished_at = now

@@ -2,6 +2,7 @@
 every row of this tenant and the original emails, and nothing of any other tenant."""
 
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
@@ -12,7 +13,7 @@ from centralita.identity.permissions import Role
 from centralita.lifecycle.export import table_name, tenant_models
 from tests.channels.email.conftest import Listener
 from tests.conftest import TenantFixture
-from tests.lifecycle.helpers import export_ready, read_archive, receive_email
+from tests.lifecycle.helpers import export_ready, lifecycle_worker, read_archive, receive_email
 from tests.reporting.helpers import Outcome, add_queue, contact
 
 MARKER_B = "Tenant-B-private-Zx81"
@@ -87,3 +88,21 @@ async def test_exports_are_for_administrators_only(tenant_a: TenantFixture) -> N
 
     assert (await http.post(tenant_a.url("/exports"))).status_code == 403
     assert (await http.get(tenant_a.url("/exports"))).status_code == 403
+
+
+async def test_an_export_that_cannot_be_written_is_marked_failed_and_leaves_nothing(
+    tenant_a: TenantFixture, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the export directory should be")
+    http = await tenant_a.client(Role.ADMIN)
+    requested = (await http.post(tenant_a.url("/exports"))).json()
+
+    await lifecycle_worker(tenant_a.db, blocked).step()
+
+    status = (await http.get(tenant_a.url(f"/exports/{requested['id']}"))).json()
+    assert status["status"] == "failed"
+    assert status["error"].startswith("Could not write the archive")
+    assert blocked.read_text() == "a file where the export directory should be"
+    again = await http.post(tenant_a.url("/exports"))
+    assert again.status_code == 202
