@@ -15,8 +15,10 @@ from centralita.events.models import AuditEntry
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Channel, Message
 from centralita.jobs.models import Job, JobKind
+from centralita.lifecycle import service as retention
+from centralita.lifecycle.schemas import RetentionUpdate
 from tests.channels.email.conftest import Listener
-from tests.conftest import TenantFixture
+from tests.conftest import TEST_ACTOR, TenantFixture
 from tests.lifecycle.helpers import (
     backdate,
     lifecycle_worker,
@@ -189,3 +191,40 @@ async def test_only_administrators_see_or_set_retention(tenant_a: TenantFixture)
     write = await http.put(tenant_a.url("/retention"), json={"conversations_days": 1})
 
     assert (read.status_code, write.status_code) == (403, 403)
+
+
+async def test_a_large_backlog_is_purged_over_several_runs_in_bounded_batches(
+    tenant_a: TenantFixture,
+) -> None:
+    await add_queue(tenant_a)
+    chat = await contact(tenant_a, ANSWERED, text="first")
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        session.add_all(
+            Message(
+                tenant_id=tenant_a.id,
+                interaction_id=chat,
+                author_kind="customer",
+                text=f"line {n}",
+                attachments=[],
+            )
+            for n in range(retention.BATCHES_PER_RUN + 4)
+        )
+        await session.commit()
+    await backdate(tenant_a, Message, [m.id for m in await messages_of(tenant_a, chat)], days=9)
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        await retention.set_retention(
+            session, tenant_a.id, TEST_ACTOR, RetentionUpdate(conversations_days=7), utcnow()
+        )
+        await session.commit()
+
+    runs = []
+    for _ in range(2):
+        async with tenant_a.db.tenant_session(tenant_a.id) as session:
+            runs.append(await retention.run_purge(session, tenant_a.id, utcnow(), batch=1))
+            await session.commit()
+
+    assert [(r.counts, r.backlog) for r in runs if r is not None] == [
+        ({"interaction_messages": retention.BATCHES_PER_RUN}, True),
+        ({"interaction_messages": 5}, False),
+    ]
+    assert await messages_of(tenant_a, chat) == []
