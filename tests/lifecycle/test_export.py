@@ -4,6 +4,7 @@ every row of this tenant and the original emails, and nothing of any other tenan
 import json
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
@@ -15,6 +16,7 @@ from tests.channels.email.conftest import Listener
 from tests.conftest import TenantFixture
 from tests.lifecycle.helpers import export_ready, lifecycle_worker, read_archive, receive_email
 from tests.reporting.helpers import Outcome, add_queue, contact
+from tests.web.helpers import make_user, post_login
 
 MARKER_B = "Tenant-B-private-Zx81"
 
@@ -106,3 +108,17 @@ async def test_an_export_that_cannot_be_written_is_marked_failed_and_leaves_noth
     assert blocked.read_text() == "a file where the export directory should be"
     again = await http.post(tenant_a.url("/exports"))
     assert again.status_code == 202
+
+
+async def test_a_platform_administrator_downloads_a_tenants_export(
+    tenant_a: TenantFixture, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    status = await export_ready(tenant_a, settings)
+    email = await make_user(tenant_a.app, tenant_a.db, platform_admin=True, name="Plataforma")
+    assert (await post_login(client, email)).status_code == 303
+
+    download = await client.get(tenant_a.url(f"/exports/{status['id']}/download"))
+
+    assert download.status_code == 200
+    tables, _ = read_archive(download.content)
+    assert {row["tenant_id"] for row in tables["customers"]} <= {str(tenant_a.id)}
