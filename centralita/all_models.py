@@ -13,6 +13,7 @@ from centralita.identity import models as identity_models
 from centralita.interactions import models as interactions_models
 from centralita.jobs import models as jobs_models
 from centralita.knowledge import models as knowledge_models
+from centralita.lifecycle import models as lifecycle_models
 from centralita.nlu import models as nlu_models
 from centralita.outbound import models as outbound_models
 from centralita.quality import models as quality_models
@@ -48,6 +49,7 @@ MODEL_MODULES = (
     reporting_models,
     quality_models,
     knowledge_models,
+    lifecycle_models,
 )
 
 metadata = Base.metadata

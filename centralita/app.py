@@ -53,6 +53,9 @@ from centralita.jobs.worker import JobHandler, JobWorker
 from centralita.journey.routes import router as journey_router
 from centralita.knowledge import signals as knowledge_signals
 from centralita.knowledge.routes import router as knowledge_router
+from centralita.lifecycle import export as lifecycle_export
+from centralita.lifecycle import service as lifecycle
+from centralita.lifecycle.routes import router as lifecycle_router
 from centralita.nlu.routes import router as nlu_router
 from centralita.quality.routes import router as quality_router
 from centralita.reporting import mail as reporting_mail
@@ -67,6 +70,7 @@ from centralita.surveys.routes import router as surveys_router
 from centralita.tenancy.routes import router as tenancy_router
 from centralita.tickets import escalations
 from centralita.tickets.routes import router as tickets_router
+from centralita.web.admin import SECTION_DATA as ADMIN_SECTION_DATA
 from centralita.web.admin import router as admin_router
 from centralita.web.client import router as client_router
 from centralita.web.desk import router as desk_router
@@ -139,6 +143,8 @@ def job_handlers(settings: Settings) -> dict[str, JobHandler]:
         JobKind.AUTOMATION_SCHEDULE: fire_scheduled_rule,
         **callbacks.JOB_HANDLERS,
         **knowledge_signals.JOB_HANDLERS,
+        **lifecycle.JOB_HANDLERS,
+        JobKind.LIFECYCLE_EXPORT: lifecycle_export.export_handler(settings.export_dir),
     }
     provider = Provider(settings.telephony_api_base_url)
     senders: dict[Channel, Sender] = {Channel.SMS: sms_sender(provider)}
@@ -242,6 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(client_router)
     app.include_router(knowledge_router)
     app.include_router(help_router)
+    app.include_router(lifecycle_router)
+    ADMIN_SECTION_DATA["data"] = lifecycle.admin_section
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

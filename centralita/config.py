@@ -124,6 +124,10 @@ class Settings(BaseSettings):
         default="centralita <reports@centralita.invalid>",
         description="The From address of scheduled reports to client managers.",
     )
+    export_dir: Path = Field(
+        default=Path("var") / "exports",
+        description="Where tenant exports are written (one folder per tenant); keep it private.",
+    )
 
 
 @lru_cache

@@ -93,9 +93,10 @@ def backend(database_url: str) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        export_dir=tmp_path / "exports",
         database_pool_size=5,
         argon2_time_cost=1,
         argon2_memory_kib=64,

@@ -49,6 +49,10 @@ class JobKind(StrEnum):
     # An article was inserted into a reply on a ticket (ref_id: the insertion event): check
     # whether the ticket was resolved and stayed so.
     KNOWLEDGE_RESOLUTION = "knowledge.resolution"
+    # A tenant's daily purge of what outlived its retention periods (ref_id: the tenant).
+    LIFECYCLE_RETENTION = "lifecycle.retention"
+    # A full export of a tenant's data is written to disk (ref_id: the export).
+    LIFECYCLE_EXPORT = "lifecycle.export"
 
 
 class Job(Base):

@@ -11,11 +11,13 @@ domains import the web package for their texts and pages, so the web package can
 back.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Query
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.scoping import use_system_scope
 from centralita.errors import Forbidden, NotFound
@@ -44,6 +46,7 @@ SECTIONS = {
     "rules": gettext_noop("Rules"),
     "surveys": gettext_noop("Surveys"),
     "webhooks": gettext_noop("Webhooks"),
+    "data": gettext_noop("Data and privacy"),
 }
 # Sections served by their own domain's routes, at these addresses.
 SECTION_PAGES = {
@@ -71,6 +74,11 @@ WEEKDAY_NAMES = {
 assert tuple(WEEKDAY_NAMES) == tuple(WEEKDAYS)
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
+
+SectionData = Callable[[AsyncSession], Awaitable[dict[str, Any]]]
+# The data of sections owned by packages that build on the web shell (web importing them would
+# be a cycle): the application assembly registers them (see app.py).
+SECTION_DATA: dict[str, SectionData] = {}
 
 ADMIN_TEXTS = {
     "fix": gettext_noop("Please correct the following:"),
@@ -122,6 +130,8 @@ async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
             "calendars": calendars,
             "calendar_names": {c.id: c.name for c in calendars},
         }
+    if section in SECTION_DATA:
+        return await SECTION_DATA[section](session)
     return {}
 
 

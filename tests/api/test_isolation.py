@@ -323,6 +323,15 @@ async def _nlu_intent(tenant: TenantFixture) -> str:
     return await _created(tenant, "/nlu/intents", body)
 
 
+async def _export(tenant: TenantFixture) -> str:
+    http = await tenant.client(Role.ADMIN)
+    response = await http.post(tenant.url("/exports"))
+    if response.status_code == 409:  # one export at a time: the one already being prepared
+        return str((await http.get(tenant.url("/exports"))).json()[0]["id"])
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
@@ -355,6 +364,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "article_id": _article,
     "synonyms_id": _synonyms,
     "intent_id": _nlu_intent,
+    "export_id": _export,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -431,6 +441,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{ARTICLE}/votes"): {"helpful": True},
     ("POST", f"{ARTICLE}/insertions"): {},
     ("PATCH", f"{TENANT_PREFIX}/nlu/intents/{{intent_id}}"): {"queue": "general"},
+    ("POST", f"{CUSTOMER}/erasure"): {"reason": "isolation"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Data lifecycle: retention and its purge, tenant exports for handover, customer erasure."""
