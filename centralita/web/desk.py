@@ -94,6 +94,19 @@ SCRIPT_TEXTS = {
     "web": gettext_noop("Web form"),
     "callback": gettext_noop("Callback"),
     "task": gettext_noop("Task"),
+    "reply": gettext_noop("Reply"),
+    "reply_email": gettext_noop("Reply by email"),
+    "ticket_filed": gettext_noop("This conversation is now filed under %(ref)s."),
+    "tickets_linked": gettext_noop("%(one)s and %(other)s are now related."),
+    "merge_question": gettext_noop(
+        "Merge %(source)s into %(target)s? %(source)s will be closed and its messages and "
+        "followers move to %(target)s."
+    ),
+    "merged": gettext_noop("%(source)s was merged into %(target)s."),
+    "macro_inserted": gettext_noop("Macro “%(name)s” inserted: check it before sending."),
+    "call_live": gettext_noop("On the call."),
+    "call_held": gettext_noop("The caller is on hold."),
+    "call_ended": gettext_noop("The call has ended; now the wrap-up."),
 }
 
 

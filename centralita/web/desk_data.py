@@ -15,6 +15,7 @@ from centralita.interactions.service import get_interaction
 from centralita.journey.schemas import TimelineItemOut
 from centralita.journey.service import customer_360
 from centralita.tickets.models import Ticket, TicketSettings, TicketStatus
+from centralita.tickets.service import related_tickets
 from centralita.tickets.settings import reference
 from centralita.web.i18n import gettext_noop
 
@@ -48,6 +49,8 @@ class OpenTicket:
     priority: str
     sla_due_at: datetime | None
     sla_breached: bool
+    # The references of the tickets linked to this one as related.
+    related: list[str]
 
 
 @dataclass(frozen=True)
@@ -121,18 +124,20 @@ async def banners_for(
 async def open_tickets_of(session: AsyncSession, customer_id: uuid.UUID) -> list[OpenTicket]:
     settings = (await session.execute(select(TicketSettings))).scalar_one_or_none()
     prefix = settings.prefix if settings else "T"
-    rows = (
-        await session.execute(
-            select(Ticket)
-            .where(
-                Ticket.requester_id == customer_id,
-                Ticket.status.not_in(CLOSED_TICKETS),
-                Ticket.merged_into_id.is_(None),
+    rows = list(
+        (
+            await session.execute(
+                select(Ticket)
+                .where(
+                    Ticket.requester_id == customer_id,
+                    Ticket.status.not_in(CLOSED_TICKETS),
+                    Ticket.merged_into_id.is_(None),
+                )
+                .order_by(Ticket.updated_at.desc())
+                .limit(OPEN_TICKETS)
             )
-            .order_by(Ticket.updated_at.desc())
-            .limit(OPEN_TICKETS)
-        )
-    ).scalars()
+        ).scalars()
+    )
     return [
         OpenTicket(
             t.id,
@@ -142,6 +147,7 @@ async def open_tickets_of(session: AsyncSession, customer_id: uuid.UUID) -> list
             t.priority,
             t.sla_due_at,
             bool(t.sla_breached),
+            [reference(prefix, other.number) for other in await related_tickets(session, t.id)],
         )
         for t in rows
     ]

@@ -14,6 +14,7 @@ let soundOn = false;
 let choosing = false;
 let audio = null;
 const targets = new Map(); // tenant slug -> Promise<{queues, agents}>
+const macros = new Map(); // tenant slug -> Promise<[{template, index, name}]>
 
 function showError(error) {
   const box = $("desk-error");
@@ -101,6 +102,24 @@ function targetsOf(slug) {
   return targets.get(slug);
 }
 
+function macrosOf(slug) {
+  if (!macros.has(slug)) {
+    const found = api("GET", tenantPath(slug, "/ticket-templates")).then((templates) =>
+      templates.flatMap((template) =>
+        (template.macros || []).map((macro, index) => ({
+          template: template.id,
+          index,
+          name: `${template.name} · ${macro.name}`,
+        })),
+      ),
+    );
+    // A failed look-up is asked again next time rather than remembered.
+    found.catch(() => macros.delete(slug));
+    macros.set(slug, found);
+  }
+  return macros.get(slug);
+}
+
 function customerName(entry) {
   const c = entry.customer;
   if (!c) return "…";
@@ -173,6 +192,13 @@ function ensureTab(entry) {
   const area = reply.querySelector("textarea");
   area.id = `reply-${id}`;
   reply.querySelector(".field-label").htmlFor = area.id;
+  const pick = reply.querySelector(".macro-pick");
+  pick.id = `macro-${id}`;
+  reply.querySelector(".macro-row .field-label").htmlFor = pick.id;
+  reply.querySelector(".macro-insert").addEventListener("click", () => insertMacro(entry));
+  panel.querySelector(".call-hold").addEventListener("click", () => callAction(entry, "hold"));
+  panel.querySelector(".call-resume").addEventListener("click", () => callAction(entry, "resume"));
+  panel.querySelector(".call-hang-up").addEventListener("click", () => callAction(entry, "hang-up"));
   reply.addEventListener("submit", (event) => {
     event.preventDefault();
     sendReply(entry);
@@ -223,11 +249,52 @@ function render(entry) {
   const wrapping = item.state === "wrap_up";
   p.querySelector(".wrap-up-form").hidden = !wrapping;
   p.querySelector(".reply-form").hidden = wrapping;
-  p.querySelector(".work-end").hidden = wrapping;
+  const onCall = item.channel === "voice" && Boolean(entry.detail?.external_ref);
+  // A call ends at the provider (hang up), not only on the desk.
+  p.querySelector(".work-end").hidden = wrapping || onCall;
   p.querySelector(".transfer").hidden = wrapping;
+  renderCall(entry, onCall && !wrapping);
+  text(p.querySelector(".reply-form > .field-label"), item.channel === "email" ? T.reply_email : T.reply);
   if (entry.detail) {
     renderSelfService(p, entry.detail.self_service_context || {});
     renderThread(p.querySelector(".thread"), entry.detail.messages || []);
+    renderMacros(entry);
+  }
+}
+
+function renderCall(entry, live) {
+  const controls = entry.panel.querySelector(".call-controls");
+  controls.hidden = !live;
+  if (!live) return;
+  controls.querySelector(".call-hold").hidden = Boolean(entry.onHold);
+  controls.querySelector(".call-resume").hidden = !entry.onHold;
+  text(controls.querySelector(".call-state"), entry.onHold ? T.call_held : T.call_live);
+}
+
+async function renderMacros(entry) {
+  const form = entry.panel.querySelector(".reply-form");
+  const filed = Boolean(entry.detail.ticket_id);
+  form.querySelector(".macro-hint").hidden = filed;
+  const row = form.querySelector(".macro-row");
+  if (!filed) {
+    row.hidden = true;
+    return;
+  }
+  const pick = row.querySelector(".macro-pick");
+  if (pick.dataset.filled) return;
+  pick.dataset.filled = "1";
+  try {
+    const found = await macrosOf(entry.item.tenant_slug);
+    for (const macro of found) {
+      const option = text(document.createElement("option"), macro.name);
+      option.value = `${macro.template}:${macro.index}`;
+      pick.append(option);
+    }
+    row.hidden = found.length === 0;
+    form.querySelector(".macro-hint").hidden = true;
+  } catch (error) {
+    delete pick.dataset.filled;
+    showError(error);
   }
 }
 
@@ -301,6 +368,10 @@ async function select(id) {
         updateTicket(entry, form);
       }),
     );
+    side.querySelectorAll(".ticket-attach").forEach((button) =>
+      button.addEventListener("click", () => fileUnder(entry, button.dataset.ticket)),
+    );
+    side.querySelectorAll(".ticket-relate-form").forEach((form) => wireRelate(entry, form));
   } catch (error) {
     showError(error);
   }
@@ -363,6 +434,9 @@ async function fillTargets(entry) {
 }
 
 async function transfer(entry, form) {
+  // A live call is moved at the provider too: the caller waits in the queue for the next agent.
+  const onCall = entry.item.channel === "voice" && entry.detail?.external_ref;
+  const verb = onCall ? `/calls/${entry.item.interaction_id}/transfer` : `/interactions/${entry.item.interaction_id}/transfer`;
   const body = {};
   if (form.queue_id.value) body.queue_id = form.queue_id.value;
   else if (form.agent_id.value) body.agent_id = form.agent_id.value;
@@ -371,7 +445,7 @@ async function transfer(entry, form) {
     return;
   }
   if (form.note.value.trim()) body.note = form.note.value.trim();
-  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/transfer`);
+  const path = tenantPath(entry.item.tenant_slug, verb);
   try {
     await api("POST", path, body);
     status(entry, T.transferred);
@@ -404,7 +478,106 @@ async function createTicket(entry, form) {
     const ticket = await api("POST", tenantPath(entry.item.tenant_slug, "/tickets"), body);
     form.reset();
     status(entry, format(T.ticket_created, { ref: ticket.reference }));
-    if (selected === entry.item.interaction_id) await select(selected);
+    await attach(entry, ticket.id);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function attach(entry, ticketId) {
+  const path = tenantPath(entry.item.tenant_slug, `/tickets/${ticketId}/conversations`);
+  const ticket = await api("POST", path, { interaction_id: entry.item.interaction_id });
+  await loadDetail(entry);
+  if (selected === entry.item.interaction_id) await select(selected);
+  return ticket;
+}
+
+async function fileUnder(entry, ticketId) {
+  try {
+    const ticket = await attach(entry, ticketId);
+    status(entry, format(T.ticket_filed, { ref: ticket.reference }));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function wireRelate(entry, form) {
+  const confirm = form.querySelector(".merge-confirm");
+  const names = () => ({
+    target: form.dataset.reference,
+    source: form.other.selectedOptions[0]?.dataset.reference || "",
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (form.relation.value === "merge") {
+      // Merging closes a ticket for good: the agent says yes to exactly what will happen.
+      text(confirm.querySelector(".merge-question"), format(T.merge_question, names()));
+      confirm.hidden = false;
+      confirm.querySelector(".merge-no").focus();
+      return;
+    }
+    const path = tenantPath(entry.item.tenant_slug, `/tickets/${form.dataset.ticket}/links`);
+    try {
+      await api("POST", path, { other_id: form.other.value });
+      status(entry, format(T.tickets_linked, { one: names().target, other: names().source }));
+      await select(entry.item.interaction_id);
+    } catch (error) {
+      showError(error);
+    }
+  });
+  confirm.querySelector(".merge-no").addEventListener("click", () => {
+    confirm.hidden = true;
+    form.querySelector('[type="submit"]').focus();
+  });
+  confirm.querySelector(".merge-yes").addEventListener("click", async () => {
+    const path = tenantPath(entry.item.tenant_slug, `/tickets/${form.dataset.ticket}/merge`);
+    const done = names();
+    try {
+      await api("POST", path, { source_id: form.other.value });
+      status(entry, format(T.merged, done));
+      await loadDetail(entry);
+      await select(entry.item.interaction_id);
+    } catch (error) {
+      confirm.hidden = true;
+      showError(error);
+    }
+  });
+}
+
+async function insertMacro(entry) {
+  const form = entry.panel.querySelector(".reply-form");
+  const chosen = form.querySelector(".macro-pick").value;
+  if (!chosen || !entry.detail?.ticket_id) return;
+  const [templateId, index] = chosen.split(":");
+  const path = tenantPath(entry.item.tenant_slug, `/tickets/${entry.detail.ticket_id}/macros/render`);
+  try {
+    const macro = await api("POST", path, { template_id: templateId, index: Number(index) });
+    const area = form.querySelector("textarea");
+    const at = area.selectionStart ?? area.value.length;
+    area.value = area.value.slice(0, at) + macro.text + area.value.slice(area.selectionEnd ?? at);
+    area.focus();
+    area.selectionStart = area.selectionEnd = at + macro.text.length;
+    status(entry, format(T.macro_inserted, { name: macro.name }));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function callAction(entry, verb) {
+  const path = tenantPath(entry.item.tenant_slug, `/calls/${entry.item.interaction_id}/${verb}`);
+  try {
+    await api("POST", path);
+    if (verb === "hold") entry.onHold = true;
+    if (verb === "resume") entry.onHold = false;
+    if (verb === "hang-up") {
+      entry.onHold = false;
+      status(entry, T.call_ended);
+      await refreshWork();
+      entry.panel?.querySelector(".wrap-up-form select")?.focus();
+      return;
+    }
+    render(entry);
+    entry.panel.querySelector(entry.onHold ? ".call-resume" : ".call-hold").focus();
   } catch (error) {
     showError(error);
   }
@@ -503,7 +676,10 @@ document.addEventListener("keydown", (event) => {
   const key = event.key.toLowerCase();
   if (key === "a" && offers.length) decide(offers[0], "accept");
   else if (key === "x" && offers.length) decide(offers[0], "reject");
-  else if (key === "e" && current && current.item.state === "active") endConversation(current);
+  else if (key === "e" && current && current.item.state === "active") {
+    if (current.item.channel === "voice" && current.detail?.external_ref) callAction(current, "hang-up");
+    else endConversation(current);
+  }
   else if (key === "w" && current) current.panel.querySelector(".wrap-up-form select")?.focus();
   else if (/^[1-9]$/.test(key)) {
     const tabs = [...work.values()].filter((e) => e.panel);
