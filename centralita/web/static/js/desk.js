@@ -640,7 +640,16 @@ async function refreshWork() {
 function onEvent(event) {
   if (event.type === "interaction.message_added") {
     const entry = work.get(event.data.interaction_id);
-    if (entry) loadDetail(entry).catch(showError);
+    if (!entry) return;
+    const message = event.data.message;
+    // The event carries the message: shown at once, without asking the server for the thread.
+    if (message && entry.detail && entry.panel) {
+      const thread = entry.detail.messages || (entry.detail.messages = []);
+      if (!thread.some((known) => known.id === message.id)) thread.push(message);
+      render(entry);
+      return;
+    }
+    loadDetail(entry).catch(showError);
     return;
   }
   if (event.type === "agent.presence_changed") {
