@@ -251,6 +251,11 @@ async def test_call_controls_reach_the_provider(
             assert provider.requests[-1]["form"]["Url"] == f"{server.url}/telephony/voice/hold"
             await page.screenshot(path=shots / f"{backend}-call-on-hold.png")
 
+            # A reload does not forget the caller waiting on hold.
+            await page.reload()
+            await expect(page.locator("#connection")).to_have_text("Connected", timeout=20_000)
+            await expect(controls.get_by_role("status")).to_have_text("The caller is on hold.")
+            await controls.get_by_role("button", name="Resume").focus()
             await page.keyboard.press("Enter")  # Resume, from the keyboard
             await expect(controls.get_by_role("status")).to_have_text("On the call.")
             assert provider.requests[-1]["form"]["Url"] == (

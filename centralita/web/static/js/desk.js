@@ -567,10 +567,12 @@ async function callAction(entry, verb) {
   const path = tenantPath(entry.item.tenant_slug, `/calls/${entry.item.interaction_id}/${verb}`);
   try {
     await api("POST", path);
-    if (verb === "hold") entry.onHold = true;
-    if (verb === "resume") entry.onHold = false;
+    entry.onHold = verb === "hold";
+    // Kept for this tab, so a reload still offers to resume a caller left on hold.
+    const held = `centralita.held.${entry.item.interaction_id}`;
+    if (entry.onHold) sessionStorage.setItem(held, "1");
+    else sessionStorage.removeItem(held);
     if (verb === "hang-up") {
-      entry.onHold = false;
       status(entry, T.call_ended);
       await refreshWork();
       entry.panel?.querySelector(".wrap-up-form select")?.focus();
@@ -608,6 +610,7 @@ function reconcile(snapshot) {
       render(known);
     } else {
       const entry = { item, detail: null, customer: null, panel: null, tab: null, offer: null };
+      entry.onHold = sessionStorage.getItem(`centralita.held.${id}`) === "1";
       work.set(id, entry);
       render(entry);
       loadDetail(entry).catch(showError);
