@@ -22,6 +22,8 @@ from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
 
 pytestmark = pytest.mark.e2e
 
+XSS = "<img src=x onerror=alert(1)>"
+
 
 @pytest.fixture
 def provider() -> Iterator[FakeProvider]:
@@ -66,7 +68,7 @@ async def test_tickets_and_macros_from_the_workspace(
     template = await admin.post(
         tenant.url("/ticket-templates"),
         json={
-            "name": "Tarjetas",
+            "name": f"Tarjetas {XSS}",
             "macros": [
                 {
                     "name": "Saludo",
@@ -123,7 +125,9 @@ async def test_tickets_and_macros_from_the_workspace(
 
             # The macro is filled in for this customer and this ticket.
             await expect(panel.locator(".macro-hint")).to_be_hidden()
-            await panel.get_by_label("Macro", exact=True).select_option(label="Tarjetas · Saludo")
+            await panel.get_by_label("Macro", exact=True).select_option(
+                label=f"Tarjetas {XSS} · Saludo"
+            )
             await panel.get_by_role("button", name="Insert the macro").click()
             reply = panel.get_by_label("Reply", exact=True)
             await expect(reply).to_have_value(f"Hola Rosa Díaz, sobre {reference}:")
@@ -137,7 +141,7 @@ async def test_tickets_and_macros_from_the_workspace(
             # Another ticket of the customer: linked as related, then merged in as a duplicate.
             duplicate = await admin.post(
                 tenant.url("/tickets"),
-                json={"requester_id": customer_id, "subject": "No funciona la tarjeta"},
+                json={"requester_id": customer_id, "subject": f"No funciona la tarjeta {XSS}"},
             )
             assert duplicate.status_code == 201, duplicate.text
             dup_ref = duplicate.json()["reference"]
@@ -145,7 +149,7 @@ async def test_tickets_and_macros_from_the_workspace(
             tools = _ticket_item(page, reference)
             await expect(tools.get_by_label("Another ticket")).to_be_visible()
             await tools.get_by_label("Another ticket").select_option(
-                label=f"{dup_ref} · No funciona la tarjeta"
+                label=f"{dup_ref} · No funciona la tarjeta {XSS}"
             )
             await tools.get_by_label("Link as related").check()
             await tools.get_by_role("button", name="Apply").click()
