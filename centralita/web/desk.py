@@ -110,6 +110,22 @@ SCRIPT_TEXTS = {
 }
 
 
+# Refusals the desk explains in the agent's language, by the problem's type (its last segment,
+# dashes as underscores); any other refusal shows the API's own detail.
+PROBLEM_TEXTS = {
+    "problem_ticket_merged": gettext_noop("That ticket was merged into another one meanwhile."),
+    "problem_ticket_closed": gettext_noop("That ticket is closed."),
+    "problem_provider_failed": gettext_noop(
+        "The phone provider did not take the request; try again."
+    ),
+    "problem_not_your_work": gettext_noop("This work is no longer yours."),
+    "problem_wrong_state": gettext_noop("This work has moved on meanwhile."),
+    "problem_not_a_call": gettext_noop("This conversation is not a phone call."),
+    "problem_offer_expired": gettext_noop("The offer has expired."),
+    "problem_no_number": gettext_noop("This company has no phone number with a provider account."),
+}
+
+
 def texts(page: SignedIn, messages: dict[str, str]) -> dict[str, str]:
     return {key: page.gettext(message) for key, message in messages.items()}
 
@@ -145,7 +161,7 @@ async def agent_desktop(page: SignedInPage) -> Response:
             "reasons": REASON_LABELS,
             "dispositions": DISPOSITIONS,
             "tenant_names": {tenant.slug: tenant.name for tenant in tenants},
-            "script_texts": texts(page, SCRIPT_TEXTS),
+            "script_texts": texts(page, SCRIPT_TEXTS | PROBLEM_TEXTS),
         },
     )
 

@@ -196,7 +196,7 @@ async def test_tickets_and_macros_from_the_workspace(
             watched.allow(409)
             await attach.click()
             await expect(page.locator("#desk-error")).to_contain_text(
-                f"That did not work: Ticket {third_ref} was already merged"
+                "That did not work: That ticket was merged into another one meanwhile."
             )
             await page.screenshot(path=shots / f"{backend}-tickets.png")
             await watched.assert_clean()
@@ -271,7 +271,7 @@ async def test_call_controls_reach_the_provider(
             watched.allow(409)
             await controls.get_by_role("button", name="Hang up").click()
             await expect(page.locator("#desk-error")).to_contain_text(
-                "That did not work: The provider did not take the request"
+                "That did not work: The phone provider did not take the request; try again."
             )
             await expect(controls.get_by_role("status")).to_have_text("On the call.")
 

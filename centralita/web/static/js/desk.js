@@ -18,7 +18,9 @@ const macros = new Map(); // tenant slug -> Promise<[{template, index, name}]>
 
 function showError(error) {
   const box = $("desk-error");
-  box.textContent = format(T.error, { detail: error.message || String(error) });
+  const code = String(error.problem?.type || "").split("/").pop().replaceAll("-", "_");
+  const detail = (code && T[`problem_${code}`]) || error.message || String(error);
+  box.textContent = format(T.error, { detail });
   box.hidden = false;
   setTimeout(() => {
     box.hidden = true;
