@@ -103,6 +103,7 @@ SCRIPT_TEXTS = {
         "followers move to %(target)s."
     ),
     "merged": gettext_noop("%(source)s was merged into %(target)s."),
+    "no_such_ticket": gettext_noop("There is no ticket %(ref)s."),
     "macro_inserted": gettext_noop("Macro “%(name)s” inserted: check it before sending."),
     "call_live": gettext_noop("On the call."),
     "call_held": gettext_noop("The caller is on hold."),

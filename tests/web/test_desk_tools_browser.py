@@ -147,8 +147,8 @@ async def test_tickets_and_macros_from_the_workspace(
             dup_ref = duplicate.json()["reference"]
             await _reopen_panel(page)
             tools = _ticket_item(page, reference)
-            await expect(tools.get_by_label("Another ticket")).to_be_visible()
-            await tools.get_by_label("Another ticket").select_option(
+            await expect(tools.get_by_label("Another ticket", exact=True)).to_be_visible()
+            await tools.get_by_label("Another ticket", exact=True).select_option(
                 label=f"{dup_ref} · No funciona la tarjeta {XSS}"
             )
             await tools.get_by_label("Link as related").check()
@@ -177,6 +177,30 @@ async def test_tickets_and_macros_from_the_workspace(
                 f"{dup_ref} was merged into {reference}."
             )
             await expect(side.locator(".tickets li")).to_have_count(1)
+
+            # Any ticket of the company, another customer's too, is linked by its number.
+            neighbour = await admin.post(tenant.url("/customers"), json={"display_name": "Iván"})
+            outage = await admin.post(
+                tenant.url("/tickets"),
+                json={"requester_id": neighbour.json()["id"], "subject": "Caída de pagos"},
+            )
+            outage_ref = outage.json()["reference"]
+            tools = _ticket_item(page, reference)
+            by_number = tools.get_by_label("Another ticket, by its number")
+            await by_number.fill("ZZ-999999")
+            await tools.get_by_label("Link as related").check()
+            await tools.get_by_role("button", name="Apply").click()
+            await expect(panel.locator(".work-status")).to_have_text(
+                "There is no ticket ZZ-999999."
+            )
+            await by_number.fill(outage_ref.lower())
+            await tools.get_by_role("button", name="Apply").click()
+            await expect(panel.locator(".work-status")).to_have_text(
+                f"{reference} and {outage_ref} are now related."
+            )
+            await expect(_ticket_item(page, reference).locator(".ticket-related")).to_have_text(
+                f"Related: {dup_ref}, {outage_ref}"
+            )
 
             # A ticket merged away by someone else meanwhile: the refusal is read in words.
             third = await admin.post(

@@ -503,14 +503,33 @@ async function fileUnder(entry, ticketId) {
   }
 }
 
+// The other ticket of a link or merge: the number typed, else the one chosen in the list.
+async function otherTicket(entry, form) {
+  const typed = form.reference.value.trim();
+  if (!typed) {
+    const option = form.other?.selectedOptions[0];
+    return option ? { id: option.value, reference: option.dataset.reference } : null;
+  }
+  const query = new URLSearchParams({ text: typed, limit: "20" });
+  const found = await api("GET", tenantPath(entry.item.tenant_slug, `/tickets?${query}`));
+  const ticket = found.items.find((t) => t.reference.toLowerCase() === typed.toLowerCase());
+  if (!ticket) status(entry, format(T.no_such_ticket, { ref: typed }));
+  return ticket ? { id: ticket.id, reference: ticket.reference } : null;
+}
+
 function wireRelate(entry, form) {
   const confirm = form.querySelector(".merge-confirm");
-  const names = () => ({
-    target: form.dataset.reference,
-    source: form.other.selectedOptions[0]?.dataset.reference || "",
-  });
+  let other = null;
+  const names = () => ({ target: form.dataset.reference, source: other?.reference || "" });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    try {
+      other = await otherTicket(entry, form);
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    if (!other) return;
     if (form.relation.value === "merge") {
       // Merging closes a ticket for good: the agent says yes to exactly what will happen.
       text(confirm.querySelector(".merge-question"), format(T.merge_question, names()));
@@ -520,7 +539,7 @@ function wireRelate(entry, form) {
     }
     const path = tenantPath(entry.item.tenant_slug, `/tickets/${form.dataset.ticket}/links`);
     try {
-      await api("POST", path, { other_id: form.other.value });
+      await api("POST", path, { other_id: other.id });
       status(entry, format(T.tickets_linked, { one: names().target, other: names().source }));
       await select(entry.item.interaction_id);
     } catch (error) {
@@ -535,7 +554,7 @@ function wireRelate(entry, form) {
     const path = tenantPath(entry.item.tenant_slug, `/tickets/${form.dataset.ticket}/merge`);
     const done = names();
     try {
-      await api("POST", path, { source_id: form.other.value });
+      await api("POST", path, { source_id: other.id });
       status(entry, format(T.merged, done));
       await loadDetail(entry);
       await select(entry.item.interaction_id);
