@@ -18,7 +18,7 @@ random) and the visitor's per-minute message limit is lifted.
 
 Prints one JSON object.
 
-    .venv/bin/python bench/web.py [--requests 100] [--chat-samples 20] [--database-url URL]
+    .venv/bin/python bench/web.py [--requests 100] [--chat-samples 40] [--database-url URL]
 """
 
 import argparse
@@ -301,7 +301,7 @@ async def chat_round_trip(database_url: str, samples: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--chat-samples", type=int, default=20, help="0: not measured")
+    parser.add_argument("--chat-samples", type=int, default=40, help="0: not measured")
     parser.add_argument("--database-url", default=None, help="an empty database to seed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:

@@ -122,6 +122,11 @@ function macrosOf(slug) {
   return macros.get(slug);
 }
 
+// A phone call the provider carries (its CallSid is the interaction's external_ref).
+function isCall(entry) {
+  return entry.item.channel === "voice" && Boolean(entry.detail?.external_ref);
+}
+
 function customerName(entry) {
   const c = entry.customer;
   if (!c) return "…";
@@ -251,7 +256,7 @@ function render(entry) {
   const wrapping = item.state === "wrap_up";
   p.querySelector(".wrap-up-form").hidden = !wrapping;
   p.querySelector(".reply-form").hidden = wrapping;
-  const onCall = item.channel === "voice" && Boolean(entry.detail?.external_ref);
+  const onCall = isCall(entry);
   // A call ends at the provider (hang up), not only on the desk.
   p.querySelector(".work-end").hidden = wrapping || onCall;
   p.querySelector(".transfer").hidden = wrapping;
@@ -437,8 +442,7 @@ async function fillTargets(entry) {
 
 async function transfer(entry, form) {
   // A live call is moved at the provider too: the caller waits in the queue for the next agent.
-  const onCall = entry.item.channel === "voice" && entry.detail?.external_ref;
-  const verb = onCall ? `/calls/${entry.item.interaction_id}/transfer` : `/interactions/${entry.item.interaction_id}/transfer`;
+  const kind = isCall(entry) ? "calls" : "interactions";
   const body = {};
   if (form.queue_id.value) body.queue_id = form.queue_id.value;
   else if (form.agent_id.value) body.agent_id = form.agent_id.value;
@@ -447,7 +451,7 @@ async function transfer(entry, form) {
     return;
   }
   if (form.note.value.trim()) body.note = form.note.value.trim();
-  const path = tenantPath(entry.item.tenant_slug, verb);
+  const path = tenantPath(entry.item.tenant_slug, `/${kind}/${entry.item.interaction_id}/transfer`);
   try {
     await api("POST", path, body);
     status(entry, T.transferred);
@@ -710,7 +714,7 @@ document.addEventListener("keydown", (event) => {
   if (key === "a" && offers.length) decide(offers[0], "accept");
   else if (key === "x" && offers.length) decide(offers[0], "reject");
   else if (key === "e" && current && current.item.state === "active") {
-    if (current.item.channel === "voice" && current.detail?.external_ref) callAction(current, "hang-up");
+    if (isCall(current)) callAction(current, "hang-up");
     else endConversation(current);
   }
   else if (key === "w" && current) current.panel.querySelector(".wrap-up-form select")?.focus();
