@@ -483,6 +483,7 @@ async function createTicket(entry, form) {
   try {
     const ticket = await api("POST", tenantPath(entry.item.tenant_slug, "/tickets"), body);
     form.reset();
+    form.closest("details").open = false;
     status(entry, format(T.ticket_created, { ref: ticket.reference }));
     await attach(entry, ticket.id);
   } catch (error) {
