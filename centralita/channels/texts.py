@@ -69,6 +69,8 @@ VOICE = {
     "after_hours": gettext_noop("We are closed right now."),
     "voicemail": gettext_noop("Leave a message after the tone and we will get back to you."),
     "voicemail_saved": gettext_noop("Your message has been saved. Goodbye."),
+    "on_hold": gettext_noop("Please hold; your agent will be back with you shortly."),
+    "transferring": gettext_noop("Please hold while we transfer your call."),
     # Written on the interaction for the agent, not spoken.
     "nothing_said": gettext_noop("The caller chose nothing at the phone menu."),
     "asked_ticket": gettext_noop("The caller asked for the status of ticket %(number)s."),

@@ -105,6 +105,7 @@ class InteractionOut(Read):
     topic: str | None
     self_service_context: dict[str, Any]
     agent_user_id: uuid.UUID | None
+    ticket_id: uuid.UUID | None = Field(description="The ticket this conversation is filed under")
     disposition: str | None
     external_ref: str | None
     created_at: datetime

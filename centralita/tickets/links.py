@@ -227,3 +227,45 @@ async def post_major_update(
         await reply_publicly(session, desk, child, data.text, data.html, now)
     await session.flush()
     return MajorUpdate(message, [parent, *children])
+
+
+async def attach_conversation(
+    session: AsyncSession, desk: Desk, ticket_id: uuid.UUID, interaction_id: uuid.UUID
+) -> Ticket:
+    """Make a conversation part of a ticket (an agent files a chat or a call under the case it
+    is about); it leaves the ticket it belonged to before, and both histories say so."""
+    ticket = await get_ticket(session, ticket_id, for_update=True)
+    _refuse_merged(desk, ticket)
+    refuse_closed(desk, ticket)
+    query = select(Interaction).where(Interaction.id == interaction_id).with_for_update()
+    interaction = (await session.execute(query)).scalar_one_or_none()
+    if interaction is None:
+        raise InvalidInput.on_field("body.interaction_id", "No such conversation")
+    if interaction.ticket_id == ticket.id:
+        return ticket
+    earlier = interaction.ticket_id
+    interaction.ticket_id = ticket.id
+    if earlier is not None:
+        previous = await get_ticket(session, earlier)
+        audit(
+            session,
+            desk,
+            previous,
+            "ticket.conversation_detached",
+            {"interaction_id": interaction.id},
+            None,
+        )
+    audit(
+        session,
+        desk,
+        ticket,
+        "ticket.conversation_attached",
+        {"ticket_id": earlier},
+        {"interaction_id": interaction.id},
+    )
+    if interaction.state in OPEN_WORK:
+        # Routing reads the ticket's SLA deadline for work that is still open.
+        announce_change(session, interaction)
+    announce(session, desk, "ticket.conversation_attached", ticket, interaction_id=interaction.id)
+    await session.flush()
+    return ticket

@@ -29,6 +29,7 @@ from centralita.tickets.schemas import (
     BulkResult,
     BulkUpdate,
     ChildrenIn,
+    ConversationIn,
     HistoryEntry,
     LinkIn,
     MacroRender,
@@ -263,6 +264,16 @@ async def unlink_tickets(
 ) -> Response:
     await links.unlink_tickets(ctx.session, await _desk(ctx, settings), ticket_id, other_id)
     return Response(status_code=204)
+
+
+@router.post("/tickets/{ticket_id}/conversations", response_model=TicketDetail)
+async def attach_conversation(
+    ticket_id: uuid.UUID, data: ConversationIn, ctx: TicketsWrite, settings: AppSettings
+) -> TicketDetail:
+    """File a conversation under this ticket (it leaves the ticket it was under before)."""
+    desk = await _desk(ctx, settings)
+    ticket = await links.attach_conversation(ctx.session, desk, ticket_id, data.interaction_id)
+    return await _detail(ctx.session, desk, ticket)
 
 
 @router.post("/tickets/{ticket_id}/children", response_model=list[TicketRef])

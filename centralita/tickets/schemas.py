@@ -225,6 +225,12 @@ class LinkIn(Strict):
     other_id: uuid.UUID
 
 
+class ConversationIn(Strict):
+    """A conversation (an interaction) to file under the ticket named in the path."""
+
+    interaction_id: uuid.UUID
+
+
 class ChildrenIn(Strict):
     ticket_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_CHILDREN)
 

@@ -94,6 +94,36 @@ SCRIPT_TEXTS = {
     "web": gettext_noop("Web form"),
     "callback": gettext_noop("Callback"),
     "task": gettext_noop("Task"),
+    "reply": gettext_noop("Reply"),
+    "reply_email": gettext_noop("Reply by email"),
+    "ticket_filed": gettext_noop("This conversation is now filed under %(ref)s."),
+    "tickets_linked": gettext_noop("%(one)s and %(other)s are now related."),
+    "merge_question": gettext_noop(
+        "Merge %(source)s into %(target)s? %(source)s will be closed and its messages and "
+        "followers move to %(target)s."
+    ),
+    "merged": gettext_noop("%(source)s was merged into %(target)s."),
+    "no_such_ticket": gettext_noop("There is no ticket %(ref)s."),
+    "macro_inserted": gettext_noop("Macro “%(name)s” inserted: check it before sending."),
+    "call_live": gettext_noop("On the call."),
+    "call_held": gettext_noop("The caller is on hold."),
+    "call_ended": gettext_noop("The call has ended; now the wrap-up."),
+}
+
+
+# Refusals the desk explains in the agent's language, by the problem's type (its last segment,
+# dashes as underscores); any other refusal shows the API's own detail.
+PROBLEM_TEXTS = {
+    "problem_ticket_merged": gettext_noop("That ticket was merged into another one meanwhile."),
+    "problem_ticket_closed": gettext_noop("That ticket is closed."),
+    "problem_provider_failed": gettext_noop(
+        "The phone provider did not take the request; try again."
+    ),
+    "problem_not_your_work": gettext_noop("This work is no longer yours."),
+    "problem_wrong_state": gettext_noop("This work has moved on meanwhile."),
+    "problem_not_a_call": gettext_noop("This conversation is not a phone call."),
+    "problem_offer_expired": gettext_noop("The offer has expired."),
+    "problem_no_number": gettext_noop("This company has no phone number with a provider account."),
 }
 
 
@@ -132,7 +162,7 @@ async def agent_desktop(page: SignedInPage) -> Response:
             "reasons": REASON_LABELS,
             "dispositions": DISPOSITIONS,
             "tenant_names": {tenant.slug: tenant.name for tenant in tenants},
-            "script_texts": texts(page, SCRIPT_TEXTS),
+            "script_texts": texts(page, SCRIPT_TEXTS | PROBLEM_TEXTS),
         },
     )
 

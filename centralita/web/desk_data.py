@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.customers.models import Customer, CustomerIdentity, ValueTier
@@ -15,7 +15,7 @@ from centralita.interactions.models import Interaction
 from centralita.interactions.service import get_interaction
 from centralita.journey.schemas import TimelineItemOut
 from centralita.journey.service import customer_360
-from centralita.tickets.models import Ticket, TicketSettings, TicketStatus
+from centralita.tickets.models import Ticket, TicketLink, TicketSettings, TicketStatus
 from centralita.tickets.settings import reference
 from centralita.web.survey_answers import LatestAnswer, latest_answer
 
@@ -49,6 +49,8 @@ class OpenTicket:
     priority: str
     sla_due_at: datetime | None
     sla_breached: bool
+    # The references of the tickets linked to this one as related.
+    related: list[str]
 
 
 @dataclass(frozen=True)
@@ -123,18 +125,21 @@ async def banners_for(
 async def open_tickets_of(session: AsyncSession, customer_id: uuid.UUID) -> list[OpenTicket]:
     settings = (await session.execute(select(TicketSettings))).scalar_one_or_none()
     prefix = settings.prefix if settings else "T"
-    rows = (
-        await session.execute(
-            select(Ticket)
-            .where(
-                Ticket.requester_id == customer_id,
-                Ticket.status.not_in(CLOSED_TICKETS),
-                Ticket.merged_into_id.is_(None),
+    rows = list(
+        (
+            await session.execute(
+                select(Ticket)
+                .where(
+                    Ticket.requester_id == customer_id,
+                    Ticket.status.not_in(CLOSED_TICKETS),
+                    Ticket.merged_into_id.is_(None),
+                )
+                .order_by(Ticket.updated_at.desc())
+                .limit(OPEN_TICKETS)
             )
-            .order_by(Ticket.updated_at.desc())
-            .limit(OPEN_TICKETS)
-        )
-    ).scalars()
+        ).scalars()
+    )
+    related = await _related_references(session, prefix, [t.id for t in rows])
     return [
         OpenTicket(
             t.id,
@@ -144,9 +149,42 @@ async def open_tickets_of(session: AsyncSession, customer_id: uuid.UUID) -> list
             t.priority,
             t.sla_due_at,
             bool(t.sla_breached),
+            related.get(t.id, []),
         )
         for t in rows
     ]
+
+
+async def _related_references(
+    session: AsyncSession, prefix: str, ticket_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The references of the tickets linked to each of ``ticket_ids``, in number order."""
+    if not ticket_ids:
+        return {}
+    links = (
+        await session.execute(
+            select(TicketLink.ticket_id, TicketLink.other_id).where(
+                or_(TicketLink.ticket_id.in_(ticket_ids), TicketLink.other_id.in_(ticket_ids))
+            )
+        )
+    ).all()
+    wanted = set(ticket_ids)
+    pairs = [(one, other) for one, other in links if one in wanted] + [
+        (other, one) for one, other in links if other in wanted
+    ]
+    if not pairs:
+        return {}
+    others = {other for _, other in pairs}
+    numbers = dict(
+        (await session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(others)))).all()
+    )
+    found: dict[uuid.UUID, list[int]] = {}
+    for ticket_id, other in pairs:
+        found.setdefault(ticket_id, []).append(numbers[other])
+    return {
+        ticket_id: [reference(prefix, number) for number in sorted(linked)]
+        for ticket_id, linked in found.items()
+    }
 
 
 async def customer_panel(session: AsyncSession, interaction_id: uuid.UUID) -> CustomerPanel:

@@ -41,6 +41,10 @@ from centralita.tickets.service import create_ticket
 BASE = "/telephony/voice"
 TICKET_STATUS = "ticket_status"
 ENDED_CALL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+# A transferred call waits for its next agent in these states (offered: straight to a colleague).
+WAITING_CALL = frozenset(
+    {InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.ACTIVE}
+)
 GATHER_TIMEOUT = "5"
 
 
@@ -212,6 +216,13 @@ async def _call_interaction(session: AsyncSession, call_sid: str) -> Interaction
     return (await session.execute(query)).scalar_one_or_none()
 
 
+def _hold_music(call: Call, twiml: TwiML) -> TwiML:
+    music = call.hook.address.settings.get("hold_music_url")
+    if isinstance(music, str):
+        return twiml.verb("Play", music)
+    return twiml.verb("Pause", length="10")
+
+
 async def waiting(session: AsyncSession, call: Call) -> TwiML:
     """The wait loop (Twilio's ``waitUrl``): place and wait, a callback offer when it is long."""
     twiml = TwiML()
@@ -238,12 +249,7 @@ async def waiting(session: AsyncSession, call: Call) -> TwiML:
                 f"{BASE}/callback", call.locale, input="dtmf", numDigits="1", timeout="5"
             )
             twiml.say(spoken(call.locale, "offer_callback"), call.locale, parent=gather)
-    music = call.hook.address.settings.get("hold_music_url")
-    if isinstance(music, str):
-        twiml.verb("Play", music)
-    else:
-        twiml.verb("Pause", length="10")
-    return twiml
+    return _hold_music(call, twiml)
 
 
 async def bridge(session: AsyncSession, call: Call) -> TwiML:
@@ -258,6 +264,29 @@ async def bridge(session: AsyncSession, call: Call) -> TwiML:
         return TwiML().verb("Hangup")
     twiml = TwiML().say(spoken(call.locale, "connecting"), call.locale)
     return twiml.dial_client(agent_client(interaction.agent_user_id))
+
+
+async def on_hold(session: AsyncSession, call: Call) -> TwiML:
+    """The agent put the caller on hold: music (or silence) with a reminder, until resumed."""
+    twiml = TwiML().say(spoken(call.locale, "on_hold"), call.locale)
+    return _hold_music(call, twiml).verb("Redirect", f"{BASE}/hold", method="POST")
+
+
+async def requeued(session: AsyncSession, call: Call) -> TwiML:
+    """The agent transferred the call: it waits again, in the queue routing now has it in,
+    until the next agent accepts it."""
+    interaction = await _call_interaction(session, call.sid)
+    if interaction is None or interaction.state not in WAITING_CALL:
+        return TwiML().verb("Hangup")
+    twiml = TwiML().say(spoken(call.locale, "transferring"), call.locale)
+    return twiml.verb(
+        "Enqueue",
+        interaction.queue or "default",
+        waitUrl=f"{BASE}/wait",
+        waitUrlMethod="POST",
+        action=f"{BASE}/bridge",
+        method="POST",
+    )
 
 
 def agent_client(agent_id: uuid.UUID) -> str:

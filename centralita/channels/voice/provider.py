@@ -1,4 +1,4 @@
-"""The provider's REST API in Twilio's format: place a call, send an SMS.
+"""The provider's REST API in Twilio's format: place a call, steer or end a live one, send an SMS.
 
 Accounts are per phone number (``account_sid`` and ``auth_token`` in the number's channel
 address settings); the base URL is configurable, so SignalWire, Telnyx TeXML or a local test
@@ -59,3 +59,10 @@ class Provider:
     async def message(self, address: ChannelAddress, to: str, body: str, key: str) -> str:
         data = {"To": to, "From": address.address, "Body": body}
         return str((await self._post(address, "Messages", data, key))["sid"])
+
+    async def redirect_call(self, address: ChannelAddress, sid: str, url: str) -> None:
+        """Take a live call to new TwiML fetched from ``url`` (what it was doing stops)."""
+        await self._post(address, f"Calls/{sid}", {"Url": url, "Method": "POST"}, None)
+
+    async def hang_up(self, address: ChannelAddress, sid: str) -> None:
+        await self._post(address, f"Calls/{sid}", {"Status": "completed"}, None)

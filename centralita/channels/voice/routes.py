@@ -1,4 +1,4 @@
-"""Voice webhooks (answered with TwiML) and the agent's click-to-call."""
+"""Voice webhooks (answered with TwiML), the agent's click-to-call and live-call controls."""
 
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,7 +13,7 @@ from centralita.api.deps import AppSettings, TenantContext, require
 from centralita.channels import service as addresses
 from centralita.channels.models import AddressChannel
 from centralita.channels.texts import spoken
-from centralita.channels.voice import ivr
+from centralita.channels.voice import controls, ivr
 from centralita.channels.voice.provider import Provider, ProviderError
 from centralita.channels.voice.twiml import TwiML
 from centralita.channels.voice.webhook import verified_webhook
@@ -24,6 +24,8 @@ from centralita.identity.permissions import Permission
 from centralita.interactions import service as interactions
 from centralita.interactions.models import Channel, Direction, InteractionState
 from centralita.interactions.schemas import IdentityIn, InteractionCreate, InteractionOut
+from centralita.routing.schemas import TransferIn
+from centralita.routing.service import serves
 from centralita.schemas import Strict
 
 router = APIRouter(prefix=ivr.BASE, tags=["telephony"], include_in_schema=False)
@@ -88,6 +90,16 @@ async def callback(request: Request) -> Response:
 @router.post("/voicemail")
 async def voicemail(request: Request) -> Response:
     return await _answer(request, ivr.voicemail)
+
+
+@router.post("/hold")
+async def hold_loop(request: Request) -> Response:
+    return await _answer(request, ivr.on_hold)
+
+
+@router.post("/requeue")
+async def requeue(request: Request) -> Response:
+    return await _answer(request, ivr.requeued)
 
 
 @router.post("/status")
@@ -164,3 +176,63 @@ async def click_to_call(
 async def _customer_number(session: AsyncSession, customer_id: uuid.UUID) -> str:
     identities = await list_identities(session, customer_id)
     return next(i.value for i in identities if i.kind == "phone")
+
+
+def _controls(request: Request, settings: Settings) -> controls.CallControls:
+    base = settings.telephony_public_base_url or str(request.base_url)
+    return controls.CallControls(Provider(settings.telephony_api_base_url), base)
+
+
+@calls_router.post("/{interaction_id}/hold", response_model=InteractionOut)
+async def hold_call(
+    interaction_id: uuid.UUID, ctx: InteractionsWrite, request: Request, settings: AppSettings
+) -> InteractionOut:
+    """The caller hears hold music until the agent resumes the call."""
+    found = await controls.hold(
+        ctx.session, _controls(request, settings), ctx.actor, interaction_id
+    )
+    return InteractionOut.model_validate(found)
+
+
+@calls_router.post("/{interaction_id}/resume", response_model=InteractionOut)
+async def resume_call(
+    interaction_id: uuid.UUID, ctx: InteractionsWrite, request: Request, settings: AppSettings
+) -> InteractionOut:
+    found = await controls.resume(
+        ctx.session, _controls(request, settings), ctx.actor, interaction_id
+    )
+    return InteractionOut.model_validate(found)
+
+
+@calls_router.post("/{interaction_id}/transfer", response_model=InteractionOut)
+async def transfer_call(
+    interaction_id: uuid.UUID,
+    data: TransferIn,
+    ctx: InteractionsWrite,
+    request: Request,
+    settings: AppSettings,
+) -> InteractionOut:
+    """To a queue or a colleague: the caller waits in the queue until the next agent accepts."""
+    colleague = data.agent_id is not None and await serves(ctx.session, data.agent_id)
+    found = await controls.transfer(
+        ctx.session,
+        _controls(request, settings),
+        ctx.actor,
+        interaction_id,
+        queue_id=data.queue_id,
+        agent_id=data.agent_id,
+        note=data.note,
+        serves_tenant=colleague,
+    )
+    return InteractionOut.model_validate(found)
+
+
+@calls_router.post("/{interaction_id}/hang-up", response_model=InteractionOut)
+async def hang_up_call(
+    interaction_id: uuid.UUID, ctx: InteractionsWrite, request: Request, settings: AppSettings
+) -> InteractionOut:
+    """The call ends at the provider; the agent goes on to wrap-up."""
+    found = await controls.hang_up(
+        ctx.session, _controls(request, settings), ctx.actor, interaction_id
+    )
+    return InteractionOut.model_validate(found)

@@ -7,16 +7,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import Dialog, Page
+from playwright.async_api import Browser, Dialog, Page
 
 from centralita.app import create_app
 from centralita.config import Settings
 from centralita.events.bus import Event
 from tests.web.helpers import PASSWORD
-from tests.web.test_browser import Watched
+from tests.web.test_browser import CSP_PROBE, Watched
 
 
 @dataclass
@@ -92,3 +93,11 @@ async def sign_in(page: Page, base: str, email: str, next_path: str) -> None:
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{base}/home")
     await page.goto(f"{base}{next_path}")
+
+
+async def open_page(browser: Browser, height: int = 768, **options: Any) -> Guarded:
+    """A laptop-sized page in a browser context of its own (its own cookies: one person), with
+    the CSP probe installed before any of the page's scripts run."""
+    context = await browser.new_context(viewport={"width": 1366, "height": height}, **options)
+    await context.add_init_script(CSP_PROBE)
+    return Guarded(await context.new_page())

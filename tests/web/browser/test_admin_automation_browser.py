@@ -13,10 +13,10 @@ from centralita.config import Settings
 from centralita.identity.permissions import Role
 from tests.automation.world import abandon_after, call, customer
 from tests.conftest import TenantFixture
-from tests.web.browser.live_server import Guarded, live_server, sign_in
+from tests.web.browser.live_server import live_server, open_page, sign_in
 from tests.web.helpers import make_user
 from tests.web.test_admin_automation import _webhook
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -159,9 +159,7 @@ async def test_an_administrator_writes_rules_surveys_and_webhooks(
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
             )
-            context = await browser.new_context(viewport={"width": 1366, "height": 900})
-            await context.add_init_script(CSP_PROBE)
-            watched = Guarded(await context.new_page())
+            watched = await open_page(browser, height=900)
             page = watched.page
             watched.allow(422)
             await sign_in(page, base, email, f"/admin/rules?tenant={tenant.slug}")

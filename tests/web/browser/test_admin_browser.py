@@ -10,9 +10,9 @@ from centralita.config import Settings
 from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
-from tests.web.browser.live_server import Guarded, live_server, sign_in
+from tests.web.browser.live_server import live_server, open_page, sign_in
 from tests.web.helpers import make_user
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -40,9 +40,7 @@ async def test_an_administrator_fixes_a_refused_queue_and_sets_skills(
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
             )
-            context = await browser.new_context(viewport={"width": 1366, "height": 768})
-            await context.add_init_script(CSP_PROBE)
-            watched = Guarded(await context.new_page())
+            watched = await open_page(browser)
             page = watched.page
             watched.allow(422)
             await sign_in(page, base, email, f"/admin?tenant={tenant.slug}&section=queues")

@@ -11,9 +11,9 @@ from centralita.events.bus import Event, user_topic
 from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
-from tests.web.browser.live_server import Guarded, live_server, sign_in
+from tests.web.browser.live_server import live_server, open_page, sign_in
 from tests.web.helpers import make_user
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,7 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
             )
-            context = await browser.new_context(viewport={"width": 1366, "height": 768})
-            await context.add_init_script(CSP_PROBE)
-            watched = Guarded(await context.new_page())
+            watched = await open_page(browser)
             page = watched.page
             await sign_in(page, base, agent.email, "/agent")
             await expect(page.locator("#connection")).to_have_text("Connected", timeout=20_000)
@@ -53,9 +51,7 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             await expect(page.locator("#presence-label")).to_have_text("Available")
             await page.screenshot(path=shots / f"{backend}-waiting.png")
 
-            wall_context = await browser.new_context(viewport={"width": 1366, "height": 768})
-            await wall_context.add_init_script(CSP_PROBE)
-            wall = Guarded(await wall_context.new_page())
+            wall = await open_page(browser)
             await sign_in(wall.page, base, boss, f"/supervisor?tenant={tenant.slug}")
             tile = wall.page.locator(f'[data-queue="{world.queue.id}"]')
             await expect(tile.locator('[data-field="offered"]')).to_have_text("0")
@@ -169,9 +165,7 @@ async def test_tickets_transfers_and_the_supervisors_actions(
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
             )
-            context = await browser.new_context(viewport={"width": 1366, "height": 768})
-            await context.add_init_script(CSP_PROBE)
-            watched = Guarded(await context.new_page())
+            watched = await open_page(browser)
             page = watched.page
             await sign_in(page, base, agent.email, "/agent")
             await page.get_by_label("Status", exact=True).select_option("available")
@@ -215,9 +209,7 @@ async def test_tickets_transfers_and_the_supervisors_actions(
             server.drop_sockets()
             await expect(page.locator("#connection")).to_have_text("Connected", timeout=20_000)
 
-            wall_context = await browser.new_context(viewport={"width": 1366, "height": 768})
-            await wall_context.add_init_script(CSP_PROBE)
-            wall = Guarded(await wall_context.new_page())
+            wall = await open_page(browser)
             await sign_in(wall.page, base, boss, f"/supervisor?tenant={tenant.slug}")
             waiting = wall.page.locator(".waiting li").filter(has_text="Rosa Díaz")
             await expect(waiting).to_contain_text("reclamaciones", timeout=10_000)

@@ -13,9 +13,9 @@ from centralita.identity.permissions import Role
 from centralita.surveys.service import SurveyLinks
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
-from tests.web.browser.live_server import Guarded, live_server, sign_in
+from tests.web.browser.live_server import live_server, open_page, sign_in
 from tests.web.helpers import make_user
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, CSP_PROBE
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web.test_survey_figures import Answers
 
 pytestmark = pytest.mark.e2e
@@ -45,9 +45,7 @@ async def test_an_answer_reaches_the_open_wallboard(
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
             )
-            context = await browser.new_context(viewport={"width": 1366, "height": 900})
-            await context.add_init_script(CSP_PROBE)
-            watched = Guarded(await context.new_page())
+            watched = await open_page(browser, height=900)
             page = watched.page
             await sign_in(page, base, boss, f"/supervisor?tenant={tenant.slug}")
             await expect(page.locator("#connection")).to_have_text("Connected", timeout=20_000)

@@ -14,10 +14,13 @@ let soundOn = false;
 let choosing = false;
 let audio = null;
 const targets = new Map(); // tenant slug -> Promise<{queues, agents}>
+const macros = new Map(); // tenant slug -> Promise<[{template, index, name}]>
 
 function showError(error) {
   const box = $("desk-error");
-  box.textContent = format(T.error, { detail: error.message || String(error) });
+  const code = String(error.problem?.type || "").split("/").pop().replaceAll("-", "_");
+  const detail = (code && T[`problem_${code}`]) || error.message || String(error);
+  box.textContent = format(T.error, { detail });
   box.hidden = false;
   setTimeout(() => {
     box.hidden = true;
@@ -101,6 +104,29 @@ function targetsOf(slug) {
   return targets.get(slug);
 }
 
+function macrosOf(slug) {
+  if (!macros.has(slug)) {
+    const found = api("GET", tenantPath(slug, "/ticket-templates")).then((templates) =>
+      templates.flatMap((template) =>
+        (template.macros || []).map((macro, index) => ({
+          template: template.id,
+          index,
+          name: `${template.name} · ${macro.name}`,
+        })),
+      ),
+    );
+    // A failed look-up is asked again next time rather than remembered.
+    found.catch(() => macros.delete(slug));
+    macros.set(slug, found);
+  }
+  return macros.get(slug);
+}
+
+// A phone call the provider carries (its CallSid is the interaction's external_ref).
+function isCall(entry) {
+  return entry.item.channel === "voice" && Boolean(entry.detail?.external_ref);
+}
+
 function customerName(entry) {
   const c = entry.customer;
   if (!c) return "…";
@@ -173,6 +199,13 @@ function ensureTab(entry) {
   const area = reply.querySelector("textarea");
   area.id = `reply-${id}`;
   reply.querySelector(".field-label").htmlFor = area.id;
+  const pick = reply.querySelector(".macro-pick");
+  pick.id = `macro-${id}`;
+  reply.querySelector(".macro-row .field-label").htmlFor = pick.id;
+  reply.querySelector(".macro-insert").addEventListener("click", () => insertMacro(entry));
+  panel.querySelector(".call-hold").addEventListener("click", () => callAction(entry, "hold"));
+  panel.querySelector(".call-resume").addEventListener("click", () => callAction(entry, "resume"));
+  panel.querySelector(".call-hang-up").addEventListener("click", () => callAction(entry, "hang-up"));
   reply.addEventListener("submit", (event) => {
     event.preventDefault();
     sendReply(entry);
@@ -223,11 +256,52 @@ function render(entry) {
   const wrapping = item.state === "wrap_up";
   p.querySelector(".wrap-up-form").hidden = !wrapping;
   p.querySelector(".reply-form").hidden = wrapping;
-  p.querySelector(".work-end").hidden = wrapping;
+  const onCall = isCall(entry);
+  // A call ends at the provider (hang up), not only on the desk.
+  p.querySelector(".work-end").hidden = wrapping || onCall;
   p.querySelector(".transfer").hidden = wrapping;
+  renderCall(entry, onCall && !wrapping);
+  text(p.querySelector(".reply-form > .field-label"), item.channel === "email" ? T.reply_email : T.reply);
   if (entry.detail) {
     renderSelfService(p, entry.detail.self_service_context || {});
     renderThread(p.querySelector(".thread"), entry.detail.messages || []);
+    renderMacros(entry);
+  }
+}
+
+function renderCall(entry, live) {
+  const controls = entry.panel.querySelector(".call-controls");
+  controls.hidden = !live;
+  if (!live) return;
+  controls.querySelector(".call-hold").hidden = Boolean(entry.onHold);
+  controls.querySelector(".call-resume").hidden = !entry.onHold;
+  text(controls.querySelector(".call-state"), entry.onHold ? T.call_held : T.call_live);
+}
+
+async function renderMacros(entry) {
+  const form = entry.panel.querySelector(".reply-form");
+  const filed = Boolean(entry.detail.ticket_id);
+  form.querySelector(".macro-hint").hidden = filed;
+  const row = form.querySelector(".macro-row");
+  if (!filed) {
+    row.hidden = true;
+    return;
+  }
+  const pick = row.querySelector(".macro-pick");
+  if (pick.dataset.filled) return;
+  pick.dataset.filled = "1";
+  try {
+    const found = await macrosOf(entry.item.tenant_slug);
+    for (const macro of found) {
+      const option = text(document.createElement("option"), macro.name);
+      option.value = `${macro.template}:${macro.index}`;
+      pick.append(option);
+    }
+    row.hidden = found.length === 0;
+    form.querySelector(".macro-hint").hidden = true;
+  } catch (error) {
+    delete pick.dataset.filled;
+    showError(error);
   }
 }
 
@@ -301,6 +375,10 @@ async function select(id) {
         updateTicket(entry, form);
       }),
     );
+    side.querySelectorAll(".ticket-attach").forEach((button) =>
+      button.addEventListener("click", () => fileUnder(entry, button.dataset.ticket)),
+    );
+    side.querySelectorAll(".ticket-relate-form").forEach((form) => wireRelate(entry, form));
   } catch (error) {
     showError(error);
   }
@@ -363,6 +441,8 @@ async function fillTargets(entry) {
 }
 
 async function transfer(entry, form) {
+  // A live call is moved at the provider too: the caller waits in the queue for the next agent.
+  const kind = isCall(entry) ? "calls" : "interactions";
   const body = {};
   if (form.queue_id.value) body.queue_id = form.queue_id.value;
   else if (form.agent_id.value) body.agent_id = form.agent_id.value;
@@ -371,7 +451,7 @@ async function transfer(entry, form) {
     return;
   }
   if (form.note.value.trim()) body.note = form.note.value.trim();
-  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/transfer`);
+  const path = tenantPath(entry.item.tenant_slug, `/${kind}/${entry.item.interaction_id}/transfer`);
   try {
     await api("POST", path, body);
     status(entry, T.transferred);
@@ -403,8 +483,129 @@ async function createTicket(entry, form) {
   try {
     const ticket = await api("POST", tenantPath(entry.item.tenant_slug, "/tickets"), body);
     form.reset();
+    form.closest("details").open = false;
     status(entry, format(T.ticket_created, { ref: ticket.reference }));
-    if (selected === entry.item.interaction_id) await select(selected);
+    await attach(entry, ticket.id);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function attach(entry, ticketId) {
+  const path = tenantPath(entry.item.tenant_slug, `/tickets/${ticketId}/conversations`);
+  const ticket = await api("POST", path, { interaction_id: entry.item.interaction_id });
+  await loadDetail(entry);
+  if (selected === entry.item.interaction_id) await select(selected);
+  return ticket;
+}
+
+async function fileUnder(entry, ticketId) {
+  try {
+    const ticket = await attach(entry, ticketId);
+    status(entry, format(T.ticket_filed, { ref: ticket.reference }));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// The other ticket of a link or merge: the number typed, else the one chosen in the list.
+async function otherTicket(entry, form) {
+  const typed = form.reference.value.trim();
+  if (!typed) {
+    const option = form.other?.selectedOptions[0];
+    return option ? { id: option.value, reference: option.dataset.reference } : null;
+  }
+  const query = new URLSearchParams({ text: typed, limit: "20" });
+  const found = await api("GET", tenantPath(entry.item.tenant_slug, `/tickets?${query}`));
+  const ticket = found.items.find((t) => t.reference.toLowerCase() === typed.toLowerCase());
+  if (!ticket) status(entry, format(T.no_such_ticket, { ref: typed }));
+  return ticket ? { id: ticket.id, reference: ticket.reference } : null;
+}
+
+function wireRelate(entry, form) {
+  const confirm = form.querySelector(".merge-confirm");
+  let other = null;
+  const names = () => ({ target: form.dataset.reference, source: other?.reference || "" });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      other = await otherTicket(entry, form);
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    if (!other) return;
+    if (form.relation.value === "merge") {
+      // Merging closes a ticket for good: the agent says yes to exactly what will happen.
+      text(confirm.querySelector(".merge-question"), format(T.merge_question, names()));
+      confirm.hidden = false;
+      confirm.querySelector(".merge-no").focus();
+      return;
+    }
+    const path = tenantPath(entry.item.tenant_slug, `/tickets/${form.dataset.ticket}/links`);
+    try {
+      await api("POST", path, { other_id: other.id });
+      status(entry, format(T.tickets_linked, { one: names().target, other: names().source }));
+      await select(entry.item.interaction_id);
+    } catch (error) {
+      showError(error);
+    }
+  });
+  confirm.querySelector(".merge-no").addEventListener("click", () => {
+    confirm.hidden = true;
+    form.querySelector('[type="submit"]').focus();
+  });
+  confirm.querySelector(".merge-yes").addEventListener("click", async () => {
+    const path = tenantPath(entry.item.tenant_slug, `/tickets/${form.dataset.ticket}/merge`);
+    const done = names();
+    try {
+      await api("POST", path, { source_id: other.id });
+      status(entry, format(T.merged, done));
+      await loadDetail(entry);
+      await select(entry.item.interaction_id);
+    } catch (error) {
+      confirm.hidden = true;
+      showError(error);
+    }
+  });
+}
+
+async function insertMacro(entry) {
+  const form = entry.panel.querySelector(".reply-form");
+  const chosen = form.querySelector(".macro-pick").value;
+  if (!chosen || !entry.detail?.ticket_id) return;
+  const [templateId, index] = chosen.split(":");
+  const path = tenantPath(entry.item.tenant_slug, `/tickets/${entry.detail.ticket_id}/macros/render`);
+  try {
+    const macro = await api("POST", path, { template_id: templateId, index: Number(index) });
+    const area = form.querySelector("textarea");
+    const at = area.selectionStart ?? area.value.length;
+    area.value = area.value.slice(0, at) + macro.text + area.value.slice(area.selectionEnd ?? at);
+    area.focus();
+    area.selectionStart = area.selectionEnd = at + macro.text.length;
+    status(entry, format(T.macro_inserted, { name: macro.name }));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function callAction(entry, verb) {
+  const path = tenantPath(entry.item.tenant_slug, `/calls/${entry.item.interaction_id}/${verb}`);
+  try {
+    await api("POST", path);
+    entry.onHold = verb === "hold";
+    // Kept for this tab, so a reload still offers to resume a caller left on hold.
+    const held = `centralita.held.${entry.item.interaction_id}`;
+    if (entry.onHold) sessionStorage.setItem(held, "1");
+    else sessionStorage.removeItem(held);
+    if (verb === "hang-up") {
+      status(entry, T.call_ended);
+      await refreshWork();
+      entry.panel?.querySelector(".wrap-up-form select")?.focus();
+      return;
+    }
+    render(entry);
+    entry.panel.querySelector(entry.onHold ? ".call-resume" : ".call-hold").focus();
   } catch (error) {
     showError(error);
   }
@@ -435,6 +636,7 @@ function reconcile(snapshot) {
       render(known);
     } else {
       const entry = { item, detail: null, customer: null, panel: null, tab: null, offer: null };
+      entry.onHold = sessionStorage.getItem(`centralita.held.${id}`) === "1";
       work.set(id, entry);
       render(entry);
       loadDetail(entry).catch(showError);
@@ -456,9 +658,15 @@ function reconcile(snapshot) {
   if (!selected && tabs.length) select(tabs[0].item.interaction_id);
 }
 
+// Refreshes overlap (every event asks for one); an answer that started before a later request
+// may arrive after it with older state, and must not bring back work that has left.
+let workRequests = 0;
+
 async function refreshWork() {
+  const request = ++workRequests;
   try {
-    reconcile(await api("GET", "/api/v1/agents/me/work"));
+    const items = await api("GET", "/api/v1/agents/me/work");
+    if (request === workRequests) reconcile(items);
   } catch (error) {
     showError(error);
   }
@@ -467,7 +675,16 @@ async function refreshWork() {
 function onEvent(event) {
   if (event.type === "interaction.message_added") {
     const entry = work.get(event.data.interaction_id);
-    if (entry) loadDetail(entry).catch(showError);
+    if (!entry) return;
+    const message = event.data.message;
+    // The event carries the message: shown at once, without asking the server for the thread.
+    if (message && entry.detail && entry.panel) {
+      const thread = entry.detail.messages || (entry.detail.messages = []);
+      if (!thread.some((known) => known.id === message.id)) thread.push(message);
+      render(entry);
+      return;
+    }
+    loadDetail(entry).catch(showError);
     return;
   }
   if (event.type === "agent.presence_changed") {
@@ -503,7 +720,10 @@ document.addEventListener("keydown", (event) => {
   const key = event.key.toLowerCase();
   if (key === "a" && offers.length) decide(offers[0], "accept");
   else if (key === "x" && offers.length) decide(offers[0], "reject");
-  else if (key === "e" && current && current.item.state === "active") endConversation(current);
+  else if (key === "e" && current && current.item.state === "active") {
+    if (isCall(current)) callAction(current, "hang-up");
+    else endConversation(current);
+  }
   else if (key === "w" && current) current.panel.querySelector(".wrap-up-form select")?.focus();
   else if (/^[1-9]$/.test(key)) {
     const tabs = [...work.values()].filter((e) => e.panel);
