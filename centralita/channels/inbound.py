@@ -160,8 +160,7 @@ async def continue_conversation(
     )
     if not await _claim(session, inbound, conversation, message.id):
         return Received(conversation, None, conversation.customer_id, False, duplicate=True)
-    session.add(message)
-    interactions.announce_message(session, conversation, message)
+    _append(session, conversation, message)
     await session.flush()
     return Received(
         conversation, message, conversation.customer_id, new_conversation=False, duplicate=False
@@ -188,6 +187,12 @@ async def _claim(
     return (await session.execute(claim)).first() is not None
 
 
+def _append(session: AsyncSession, conversation: Interaction, message: Message) -> Message:
+    session.add(message)
+    interactions.announce_message(session, conversation, message)
+    return message
+
+
 def _message_in(inbound: Inbound) -> MessageIn:
     return MessageIn.model_validate(
         {
@@ -199,20 +204,21 @@ def _message_in(inbound: Inbound) -> MessageIn:
     )
 
 
-async def open_conversation(
-    session: AsyncSession, channel: Channel, *, ref: str | None, customer_id: uuid.UUID
+async def _latest_open_conversation(
+    session: AsyncSession, channel: Channel, customer_id: uuid.UUID
 ) -> Interaction | None:
-    """The conversation a new message continues: the one with the provider's conversation id, or
-    else the customer's latest open one on the channel."""
-    query = select(Interaction).where(Interaction.channel == channel)
-    if ref is not None:
-        query = query.where(Interaction.external_ref == ref)
-    else:
-        query = query.where(
+    """Without a provider's conversation id (SMS), the customer's latest open conversation on the
+    channel continues."""
+    query = (
+        select(Interaction)
+        .where(
+            Interaction.channel == channel,
             Interaction.customer_id == customer_id,
             Interaction.state.in_(OPEN_STATES),
             Interaction.ticket_id.is_(None),
-        ).order_by(Interaction.created_at.desc())
+        )
+        .order_by(Interaction.created_at.desc())
+    )
     return (await session.execute(query.limit(1))).scalars().first()
 
 
@@ -225,13 +231,17 @@ async def _store(
     ).customer
     actor = channel_actor(inbound.channel)
     message = _message_in(inbound)
-    current = await open_conversation(
-        session, inbound.channel, ref=inbound.conversation_ref, customer_id=customer.id
+    # With a conversation id, receive has just found no conversation of that id.
+    current = (
+        await _latest_open_conversation(session, inbound.channel, customer.id)
+        if inbound.conversation_ref is None
+        else None
     )
     if current is not None:
-        if current.state not in OPEN_STATES:
-            raise Conflict("This conversation has ended", "conversation-ended")
-        added = await interactions.add_message(session, actor, current.id, message)
+        added = _append(
+            session, current, interactions.new_message(current, message, actor, utcnow())
+        )
+        await session.flush()
         return Received(current, added, customer.id, new_conversation=False, duplicate=False)
     thread = await interactions.create_interaction(
         session,
