@@ -26,17 +26,11 @@ processes on the same server (tests) hear these events and this server hears the
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import json
-import os
 import random
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,50 +38,46 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import asyncpg
-import httpx
 from redis.asyncio import Redis
 from sqlalchemy import select
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from centralita.config import Settings
 from centralita.customers.models import Customer
-from centralita.db import migrate
 from centralita.db.base import new_id, utcnow
 from centralita.db.engine import Database, open_database
 from centralita.events.bus import Event, RedisBus, attach, wait_for_published
 from centralita.events.service import Actor
-from centralita.identity.models import Membership, User, WebSession
-from centralita.identity.permissions import Role
-from centralita.identity.service import Passwords
 from centralita.interactions.models import Channel, Direction, Interaction, InteractionState
 from centralita.routing import work
-from centralita.routing.engine import Presence
-from centralita.routing.models import AgentProfile, Queue
+from centralita.routing.models import Queue
 from centralita.tenancy import service as tenancy
 from centralita.tenancy.schemas import TenantCreate
 
-ADMIN_DSN = os.environ.get(
-    "CENTRALITA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+# Run as a script, Python puts bench/ on the path rather than the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.serving import (
+    Agent,
+    add_signed_in_agents,
+    cpu_seconds,
+    free_port,
+    open_agent_socket,
+    percentile,
+    print_result,
+    probe_loop_lag,
+    server_log,
+    start_server,
+    stop_server,
+    throwaway_database,
+    wait_healthy,
 )
-APP_ROLE = "centralita_bench"
+
 BENCH_ACTOR = Actor(label="bench")
-SESSION_COOKIE = "centralita_session"
 QUEUE = "chat"
 CHAT_CAPACITY = 3
 OFFER_TIMEOUT_S = 15
 WARM_UP_SECONDS = 1.0
 LOST_AFTER_S = 5.0
 CONNECT_CONCURRENCY = 25
-LAG_PROBE_S = 0.005
-SERVER_START_TIMEOUT_S = 30.0
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Agent:
-    id: uuid.UUID
-    cookie: str
 
 
 @dataclass
@@ -114,55 +104,10 @@ class Tally:
     misdelivered: int = 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _probe_loop_lag(lags_ms: list[float]) -> None:
-    while True:
-        asleep = time.perf_counter()
-        await asyncio.sleep(LAG_PROBE_S)
-        lags_ms.append((time.perf_counter() - asleep - LAG_PROBE_S) * 1000)
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 # --- the database ------------------------------------------------------------------------------
 
 
-async def _create_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
-            # Another bench may create the role at the same moment.
-            with contextlib.suppress(asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
-                await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
-        await conn.execute(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
-    finally:
-        await conn.close()
-
-
-async def _drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-async def _seed(url: str, agents: int, interactions: int) -> Seeded:
+async def _seed(url: str, agents_count: int, interactions: int) -> Seeded:
     """One tenant, a chat queue, signed-in available agents and queued chats, in bulk.
 
     Every agent shares one password hash: hashing hundreds of argon2 passwords would take
@@ -181,44 +126,9 @@ async def _seed(url: str, agents: int, interactions: int) -> Seeded:
                 language="es",
                 offer_timeout_seconds=OFFER_TIMEOUT_S,
             )
-            password_hash = Passwords(Settings(argon2_time_cost=1, argon2_memory_kib=64)).hash(
-                secrets.token_hex(16)
-            )
-            users = [
-                User(
-                    id=new_id(),
-                    email=f"agent-{n:04d}@bench.example.com",
-                    display_name=f"Agente {n}",
-                    password_hash=password_hash,
-                )
-                for n in range(agents)
-            ]
             session.add(queue)
-            session.add_all(users)
-            await session.flush()
+            agents = await add_signed_in_agents(session, tenant.id, agents_count, CHAT_CAPACITY)
             now = utcnow()
-            cookies = [secrets.token_urlsafe(32) for _ in users]
-            for user, cookie in zip(users, cookies, strict=True):
-                session.add(Membership(tenant_id=tenant.id, user_id=user.id, role=Role.AGENT))
-                session.add(
-                    AgentProfile(
-                        user_id=user.id,
-                        presence=Presence.AVAILABLE,
-                        languages=["es"],
-                        capacity_chat=CHAT_CAPACITY,
-                    )
-                )
-                # What identity.open_web_session writes, without a flush per agent.
-                session.add(
-                    WebSession(
-                        token_hash=hashlib.sha256(cookie.encode()).hexdigest(),
-                        user_id=user.id,
-                        csrf_token=secrets.token_urlsafe(24),
-                        expires_at=now + timedelta(hours=12),
-                        ip="127.0.0.1",
-                        user_agent="bench",
-                    )
-                )
             customer = Customer(
                 tenant_id=tenant.id,
                 id=new_id(),
@@ -245,75 +155,12 @@ async def _seed(url: str, agents: int, interactions: int) -> Seeded:
             ]
             session.add_all(chats)
             await session.commit()
-        return Seeded(
-            tenant.id,
-            queue.id,
-            [Agent(user.id, cookie) for user, cookie in zip(users, cookies, strict=True)],
-            [chat.id for chat in chats],
-        )
+        return Seeded(tenant.id, queue.id, agents, [chat.id for chat in chats])
     finally:
         await db.dispose()
 
 
 # --- the server and the agents' sockets --------------------------------------------------------
-
-
-def _start_server(url: str, redis_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CENTRALITA_DATABASE_URL": url,
-        "CENTRALITA_REDIS_URL": redis_url,
-        # This process plays the router; the server's own would offer the same work.
-        "CENTRALITA_ROUTING_ENGINE": "false",
-        "CENTRALITA_DEMO_TRAFFIC": "false",
-        "CENTRALITA_LOG_LEVEL": "warning",
-    }
-    with log.open("wb") as out:
-        return subprocess.Popen(  # noqa: S603 - this interpreter running centralita itself
-            [sys.executable, "-m", "centralita", "run", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-
-
-def _stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-async def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError("the server exited while starting")
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get("/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the server did not become healthy")
-
-
-async def _open_socket(port: int, agent: Agent, limit: asyncio.Semaphore) -> ClientConnection:
-    async with limit:
-        ws = await connect(
-            f"ws://127.0.0.1:{port}/ws/agent",
-            additional_headers={"Cookie": f"{SESSION_COOKIE}={agent.cookie}"},
-            proxy=None,
-            open_timeout=30,
-        )
-        first = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
-        if first.get("type") != "snapshot":
-            await ws.close()
-            raise RuntimeError(f"expected a snapshot first, got {str(first)[:200]}")
-        return ws
 
 
 async def _listen(ws: ClientConnection, agent: Agent, tally: Tally) -> None:
@@ -410,18 +257,19 @@ async def _measure(
     seeding_started = time.perf_counter()
     seeded = await _seed(url, agents, warm_up + measured)
     seed_s = time.perf_counter() - seeding_started
-    port = _free_port()
-    server = _start_server(url, redis_url, port, log)
+    port = free_port()
+    server = start_server(url, port, log, {"CENTRALITA_REDIS_URL": redis_url})
     sockets: list[ClientConnection] = []
     listeners: list[asyncio.Task[None]] = []
     db = open_database(url, writers)
     bus = RedisBus(redis_url)
     try:
-        await _wait_healthy(port, server)
+        await wait_healthy(port, server)
         connecting_started = time.perf_counter()
         limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
         opened = await asyncio.gather(
-            *(_open_socket(port, agent, limit) for agent in seeded.agents), return_exceptions=True
+            *(open_agent_socket(port, agent, limit) for agent in seeded.agents),
+            return_exceptions=True,
         )
         sockets = [ws for ws in opened if isinstance(ws, ClientConnection)]
         failures = [exc for exc in opened if isinstance(exc, BaseException)]
@@ -448,15 +296,15 @@ async def _measure(
         round_robin = itertools.cycle(order)
         await _drive(db, seeded, seeded.interactions[:warm_up], round_robin, rate, writers, None)
         await asyncio.sleep(0.5)
-        cpu_before = _cpu_seconds(server.pid), time.process_time()
-        lag_probe = asyncio.create_task(_probe_loop_lag(tally.loop_lag_ms))
+        cpu_before = cpu_seconds(server.pid), time.process_time()
+        lag_probe = asyncio.create_task(probe_loop_lag(tally.loop_lag_ms))
         try:
             elapsed = await _drive(
                 db, seeded, seeded.interactions[warm_up:], round_robin, rate, writers, tally
             )
         finally:
             lag_probe.cancel()
-        server_cpu = (_cpu_seconds(server.pid) - cpu_before[0]) / elapsed
+        server_cpu = (cpu_seconds(server.pid) - cpu_before[0]) / elapsed
         bench_cpu = (time.process_time() - cpu_before[1]) / elapsed
         await wait_for_published()
         with contextlib.suppress(TimeoutError):
@@ -471,7 +319,7 @@ async def _measure(
         await asyncio.gather(*listeners, return_exceptions=True)
         await bus.close()
         await db.dispose()
-        _stop_server(server)
+        stop_server(server)
 
     latencies = [
         (tally.received[key] - committed) * 1000
@@ -489,20 +337,20 @@ async def _measure(
         "sockets": len(sockets),
         "assignments": len(tally.committed),
         "p50_ms": round(statistics.median(latencies), 2),
-        "p95_ms": round(_percentile(latencies, 0.95), 2),
-        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "p95_ms": round(percentile(latencies, 0.95), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
         "max_ms": round(max(latencies), 2),
         "lost": len(tally.committed) - len(latencies),
         "misdelivered": tally.misdelivered,
         "closed_early": closed_early,
         "rate_per_s": round(len(tally.committed) / elapsed, 1),
         "bus_p50_ms": round(statistics.median(echo), 2) if echo else None,
-        "bus_p99_ms": round(_percentile(echo, 0.99), 2) if echo else None,
+        "bus_p99_ms": round(percentile(echo, 0.99), 2) if echo else None,
         "server_cpu_percent": round(server_cpu * 100),
         "bench_cpu_percent": round(bench_cpu * 100),
         "offer_txn_p50_ms": round(statistics.median(tally.offer_txn_ms), 2),
-        "offer_txn_p99_ms": round(_percentile(tally.offer_txn_ms, 0.99), 2),
-        "bench_loop_lag_p99_ms": round(_percentile(tally.loop_lag_ms, 0.99), 2),
+        "offer_txn_p99_ms": round(percentile(tally.offer_txn_ms, 0.99), 2),
+        "bench_loop_lag_p99_ms": round(percentile(tally.loop_lag_ms, 0.99), 2),
         "writers": writers,
         "seed_s": round(seed_s, 1),
         "connect_s": round(connect_s, 1),
@@ -521,37 +369,11 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "server.log"
-        name = f"centralita_bench_{os.getpid()}_{secrets.token_hex(3)}"
-        if args.database == "postgresql":
-            asyncio.run(_create_pg_database(name))
-            url = f"postgresql+asyncpg://{APP_ROLE}@127.0.0.1:5432/{name}"
-        else:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        try:
-            migrate.upgrade(url)
-            result = asyncio.run(
-                _measure(
-                    url, args.redis_url, args.agents, args.rate, args.seconds, args.writers, log
-                )
-            )
-        except BaseException:
-            if log.exists():
-                print(log.read_text()[-3000:], file=sys.stderr)
-            raise
-        finally:
-            if args.database == "postgresql":
-                asyncio.run(_drop_pg_database(name))
-    print(
-        json.dumps(
-            {
-                **result,
-                "database": args.database,
-                "load_avg": [round(x, 2) for x in os.getloadavg()],
-            }
+    with server_log() as log, throwaway_database(args.database, log.parent) as url:
+        result = asyncio.run(
+            _measure(url, args.redis_url, args.agents, args.rate, args.seconds, args.writers, log)
         )
-    )
+    print_result(result, args.database)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from centralita.api.deps import AppSettings, TenantContext, require
 from centralita.channels import service
 from centralita.channels.schemas import AddressCreate, AddressOut, AddressUpdate
+from centralita.channels.voice.webhook import number_owners
 from centralita.customers.service import IdentityRules
 from centralita.identity.permissions import Permission
 
@@ -36,13 +37,15 @@ async def get_address(address_id: uuid.UUID, ctx: ChannelsRead) -> AddressOut:
 
 @router.patch("/{address_id}", response_model=AddressOut)
 async def update_address(
-    address_id: uuid.UUID, data: AddressUpdate, ctx: ChannelsManage
+    address_id: uuid.UUID, data: AddressUpdate, ctx: ChannelsManage, request: Request
 ) -> AddressOut:
     row = await service.update_address(ctx.session, ctx.actor, ctx.tenant, address_id, data)
+    number_owners(request.app.state).forget()
     return AddressOut.model_validate(row)
 
 
 @router.delete("/{address_id}", status_code=204)
-async def delete_address(address_id: uuid.UUID, ctx: ChannelsManage) -> Response:
+async def delete_address(address_id: uuid.UUID, ctx: ChannelsManage, request: Request) -> Response:
     await service.delete_address(ctx.session, ctx.actor, ctx.tenant, address_id)
+    number_owners(request.app.state).forget()
     return Response(status_code=204)

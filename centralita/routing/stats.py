@@ -7,6 +7,7 @@ end of wrap-up) of the queue's work today, ``DEFAULT_AHT_SECONDS`` until there i
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,15 +35,24 @@ def estimated_wait(ahead: int, aht_seconds: float, agents: AgentsByState) -> flo
     return (ahead + 1) * aht_seconds / max(1, agents.available + agents.busy)
 
 
-def _handle_seconds(interaction: Interaction) -> float | None:
-    finished = interaction.wrap_up_ended_at or interaction.ended_at
-    if interaction.answered_at is None or finished is None:
-        return None
-    return (finished - interaction.answered_at).total_seconds()
+# When a piece of work was answered and when its handling (wrap-up included) finished.
+Handling = tuple[datetime | None, datetime | None]
+HANDLING_COLUMNS = (
+    Interaction.answered_at,
+    func.coalesce(Interaction.wrap_up_ended_at, Interaction.ended_at),
+)
 
 
-def average_handle_time(interactions: list[Interaction]) -> float:
-    handled = [s for s in map(_handle_seconds, interactions) if s is not None]
+def _handling(interaction: Interaction) -> Handling:
+    return interaction.answered_at, interaction.wrap_up_ended_at or interaction.ended_at
+
+
+def average_handle_time(handlings: Iterable[Handling]) -> float:
+    handled = [
+        (finished - answered).total_seconds()
+        for answered, finished in handlings
+        if answered is not None and finished is not None
+    ]
     return sum(handled) / len(handled) if handled else DEFAULT_AHT_SECONDS
 
 
@@ -71,15 +81,16 @@ async def agents_by_state(session: AsyncSession) -> AgentsByState:
     """The scoped tenant's serving agents by presence; an available agent holding work is busy."""
     serving = select(Membership.user_id).where(Membership.role.in_(SERVING_ROLES))
     members = set((await session.execute(serving)).scalars())
-    profiles = (
-        await session.execute(select(AgentProfile).where(AgentProfile.user_id.in_(members)))
-    ).scalars()
+    loads = [getattr(AgentProfile, f"load_{load}") for load in Load]
+    profiles = await session.execute(
+        select(AgentProfile.user_id, AgentProfile.presence, *loads).where(
+            AgentProfile.user_id.in_(members)
+        )
+    )
     counts: Counter[str] = Counter()
-    for profile in profiles:
-        members.discard(profile.user_id)
-        held = sum(getattr(profile, f"load_{load}") for load in Load)
-        state = profile.presence
-        counts["busy" if state == Presence.AVAILABLE and held else state] += 1
+    for user_id, state, *held in profiles:
+        members.discard(user_id)
+        counts["busy" if state == Presence.AVAILABLE and any(held) else state] += 1
     counts[Presence.OFFLINE] += len(members)
     return AgentsByState.model_validate(dict(counts))
 
@@ -118,7 +129,9 @@ async def queue_statistics(session: AsyncSession, tenant: Tenant) -> list[QueueS
                 sl_threshold_seconds=queue.sl_threshold_seconds,
                 waiting=count,
                 longest_wait_seconds=(now - oldest).total_seconds() if oldest else 0.0,
-                estimated_wait_seconds=estimated_wait(count, average_handle_time(of_today), agents),
+                estimated_wait_seconds=estimated_wait(
+                    count, average_handle_time(map(_handling, of_today)), agents
+                ),
                 agents=agents,
                 last_30_minutes=_window(recent, threshold),
                 today=_window([_contact(i) for i in of_today], threshold),
@@ -149,13 +162,14 @@ async def position_in_queue(
         )
     )
     count = ahead.scalar_one()
+    # Only the two times each: loading whole rows of a busy queue's day costs more than the rest.
     today = await session.execute(
-        select(Interaction).where(
+        select(*HANDLING_COLUMNS).where(
             Interaction.queue == interaction.queue,
             Interaction.answered_at >= utcnow() - timedelta(days=1),
         )
     )
-    aht = average_handle_time(list(today.scalars()))
+    aht = average_handle_time(today.all())
     return count + 1, estimated_wait(count, aht, await agents_by_state(session))
 
 
@@ -171,13 +185,13 @@ async def availability(session: AsyncSession, tenant: Tenant, queue: Queue) -> Q
         )
     )
     today = await session.execute(
-        select(Interaction).where(
+        select(*HANDLING_COLUMNS).where(
             Interaction.queue == queue.name, Interaction.answered_at >= start_of_day(tenant, now)
         )
     )
     wait = estimated_wait(
         waiting.scalar_one(),
-        average_handle_time(list(today.scalars())),
+        average_handle_time(today.all()),
         await agents_by_state(session),
     )
     threshold = queue.callback_threshold_seconds

@@ -116,6 +116,52 @@ async def test_the_same_provider_message_delivered_twice_at_once_is_stored_once(
     assert await _count(tenant_a, Message.id) == 1
 
 
+def _chat(text: str, ref: str, conversation: str) -> Inbound:
+    return Inbound(
+        channel=Channel.CHAT,
+        provider_ref=ref,
+        sender_kind=IdentityKind.CHAT,
+        sender=f"visitor-{conversation}",
+        text=text,
+        conversation_ref=conversation,
+    )
+
+
+async def test_a_message_on_a_started_conversation_delivered_four_times_at_once_is_stored_once(
+    tenant_a: TenantFixture,
+) -> None:
+    conversation = f"conv-{uuid.uuid4().hex}"
+    started = await _receive(tenant_a, _chat("Hola", f"{conversation}:1", conversation))
+    before = await _count(tenant_a, Message.id)
+    again = _chat("¿Seguís ahí?", f"{conversation}:2", conversation)
+
+    results = await asyncio.gather(*(_receive(tenant_a, again) for _ in range(4)))
+
+    assert sorted(r.duplicate for r in results) == [False, True, True, True]
+    assert {r.interaction.id for r in results} == {started.interaction.id}
+    assert {r.customer_id for r in results} == {started.customer_id}
+    assert await _count(tenant_a, Message.id) == before + 1
+
+
+async def test_a_retry_after_the_conversation_ended_is_a_duplicate_not_a_refusal(
+    tenant_a: TenantFixture,
+) -> None:
+    conversation = f"conv-{uuid.uuid4().hex}"
+    said = _chat("Gracias, eso era todo", f"{conversation}:1", conversation)
+    first = await _receive(tenant_a, said)
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        row = await interactions.get_interaction(session, first.interaction.id, for_update=True)
+        interactions.change_state(row, InteractionState.ABANDONED, TEST_ACTOR)
+        await session.commit()
+
+    retried = await _receive(tenant_a, said)
+
+    assert retried.duplicate
+    assert retried.interaction.id == first.interaction.id
+    with pytest.raises(Conflict):
+        await _receive(tenant_a, _chat("Una cosa más", f"{conversation}:2", conversation))
+
+
 async def test_a_conversation_id_keeps_a_call_or_chat_together_and_refuses_words_after_its_end(
     tenant_a: TenantFixture,
 ) -> None:

@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from centralita.channels.inbound import OPEN_STATES, Inbound, Received, receive
+from centralita.channels.inbound import (
+    OPEN_STATES,
+    Inbound,
+    Received,
+    continue_conversation,
+    conversation_by_ref,
+    receive,
+)
 from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.customers import service as customers
 from centralita.customers.models import IdentityKind
@@ -153,8 +160,6 @@ async def start(
 
 async def post(
     session: AsyncSession,
-    tenant: Tenant,
-    rules: IdentityRules,
     *,
     visitor_id: str,
     conversation_ref: str,
@@ -162,15 +167,15 @@ async def post(
     text: str,
 ) -> Received:
     """A visitor's message on their conversation; refused once the conversation has ended."""
-    conversation = await conversation_of(session, conversation_ref)
+    conversation = await conversation_by_ref(session, Channel.CHAT, conversation_ref)
     if conversation is None:
         raise Conflict("This conversation has not started", "conversation-missing")
     if conversation.state not in LIVE_STATES:
         # In wrap-up the agent has said goodbye: new words would land on finished work.
         raise Conflict("This conversation has ended", "conversation-ended")
-    return await receive(
+    return await continue_conversation(
         session,
-        tenant,
+        conversation,
         Inbound(
             channel=Channel.CHAT,
             provider_ref=f"{visitor_id}:{client_id}",
@@ -179,7 +184,6 @@ async def post(
             text=text,
             conversation_ref=conversation_ref,
         ),
-        rules,
     )
 
 

@@ -326,8 +326,6 @@ async def _post(ctx: ChatContext, visitor: Visitor, incoming: MessageIn) -> None
         async with ctx.db.tenant_session(ctx.tenant.id) as session:
             received = await service.post(
                 session,
-                ctx.tenant,
-                ctx.rules,
                 visitor_id=visitor.visitor_id,
                 conversation_ref=visitor.conversation_ref,
                 client_id=incoming.id,

@@ -4,26 +4,36 @@ Twilio (and the compatible providers) sign each request: base64(HMAC-SHA1(auth t
 URL followed by every POST parameter name and value, sorted by name)) in ``X-Twilio-Signature``.
 Each number's auth token lives in its channel address's settings (never shown by the API). An
 unsigned or forged request is refused with 403 before anything is read or stored.
+
+Who owns a number is asked by every webhook of every call step, so each process keeps the answer
+for ``OWNER_TTL_SECONDS`` (as the SMTP listener does for mailboxes): a number's changed token,
+queue or tenant settings count within that time, and at once in the process whose API changed the
+number.
 """
 
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.datastructures import State
 
 from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.channels.service import owner_of
 from centralita.config import Settings
 from centralita.customers.service import normalise_phone
+from centralita.db.engine import Database
 from centralita.errors import Forbidden
 from centralita.tenancy.models import Tenant
 
 SIGNATURE_HEADER = "x-twilio-signature"
 # Settings of a phone number's address that the API never returns.
 AUTH_TOKEN = "auth_token"  # noqa: S105 - the name of the setting, not a secret
+OWNER_TTL_SECONDS = 10.0
+MAX_CACHED = 10_000
 
 
 def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
@@ -57,28 +67,69 @@ def _e164(raw: str) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Owner:
+    address: ChannelAddress
+    tenant: Tenant
+    seen_at: float
+
+
+class NumberOwners:
+    """The address and tenant of our numbers, looked up across tenants and kept a little while
+    (unknown numbers are not kept: a number added elsewhere answers at once)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._owners: dict[tuple[AddressChannel, str], _Owner] = {}
+
+    async def owner(
+        self, channel: AddressChannel, number: str
+    ) -> tuple[ChannelAddress, Tenant] | None:
+        now = time.monotonic()
+        cached = self._owners.get((channel, number))
+        if cached is None or now - cached.seen_at > OWNER_TTL_SECONDS:
+            async with self._db.system_session() as session:
+                address = await owner_of(session, channel, number)
+                tenant = await session.get(Tenant, address.tenant_id) if address else None
+            if address is None or tenant is None:
+                return None
+            if len(self._owners) >= MAX_CACHED:
+                self._owners.clear()
+            cached = self._owners[(channel, number)] = _Owner(address, tenant, now)
+        return cached.address, cached.tenant
+
+    def forget(self) -> None:
+        self._owners.clear()
+
+
+def number_owners(state: State) -> NumberOwners:
+    """The application's cache of number owners, made on first use."""
+    owners: NumberOwners | None = getattr(state, "number_owners", None)
+    if owners is None:
+        owners = state.number_owners = NumberOwners(state.db)
+    return owners
+
+
 async def verified_webhook(request: Request, channel: AddressChannel) -> Webhook:
     """The request's tenant and parameters, once its signature is checked with that number's
     token; our number is ``To`` on inbound traffic and ``From`` on calls we placed."""
     form = await request.form()
     items = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
     params = dict(items)
-    db, settings = request.app.state.db, request.app.state.settings
-    address = None
-    async with db.system_session() as session:
-        for number in (params.get("To", ""), params.get("From", "")):
-            e164 = _e164(number)
-            if e164 is not None:
-                address = await owner_of(session, channel, e164)
-                if address is not None:
-                    break
-        tenant = await session.get(Tenant, address.tenant_id) if address else None
-    token = address.settings.get(AUTH_TOKEN) if address else None
+    owners = number_owners(request.app.state)
+    found = None
+    for number in (params.get("To", ""), params.get("From", "")):
+        e164 = _e164(number)
+        if e164 is not None:
+            found = await owners.owner(channel, e164)
+            if found is not None:
+                break
+    token = found[0].settings.get(AUTH_TOKEN) if found else None
     given = request.headers.get(SIGNATURE_HEADER, "")
-    if not isinstance(token, str) or tenant is None or not given:
+    if found is None or not isinstance(token, str) or not given:
         raise Forbidden("Unsigned request, or a number this platform does not serve")
-    expected = signature(token, public_url(request, settings), items)
+    expected = signature(token, public_url(request, request.app.state.settings), items)
     if not hmac.compare_digest(expected, given):
         raise Forbidden("The request's signature does not match")
-    assert address is not None
+    address, tenant = found
     return Webhook(tenant, address, params)

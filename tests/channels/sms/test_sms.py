@@ -1,5 +1,7 @@
 """SMS in through signed webhooks into one conversation; agents' replies out by REST."""
 
+import uuid
+
 import httpx
 from sqlalchemy import select
 
@@ -64,7 +66,13 @@ async def test_texts_become_one_conversation_and_replies_go_out_by_rest(
     (deliver,) = delivery_handlers({Channel.SMS: sms_sender(Provider(provider.url))}).values()
     async with tenant_a.db.system_session() as session:
         job = (
-            await session.execute(select(Job).where(Job.kind == JobKind.CHANNEL_DELIVERY))
+            await session.execute(
+                # Other tests' replies may wait in the same table.
+                select(Job).where(
+                    Job.kind == JobKind.CHANNEL_DELIVERY,
+                    Job.ref_id == uuid.UUID(reply.json()["id"]),
+                )
+            )
         ).scalar_one()
         provider.fail_next = 1
         try:

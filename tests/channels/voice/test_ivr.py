@@ -276,3 +276,24 @@ async def test_the_call_leaves_the_queue_for_the_agent_who_accepts_it(
         await signed_post(client, "/telephony/voice/bridge", _call(QueueResult="hangup"))
     )
     assert hung_up.find("Hangup") is not None
+
+
+async def test_a_numbers_new_token_counts_at_once_though_webhooks_keep_who_owns_it(
+    world: World,
+) -> None:
+    http = await world.tenant.client()
+    assert (await signed_post(http, "/telephony/voice/incoming", _call())).status_code == 200
+    listed = await http.get(world.tenant.url("/channel-addresses"))
+    (number,) = [a for a in listed.json() if a["channel"] == "voice"]
+    new_token = "n" * 32
+
+    changed = await http.patch(
+        world.tenant.url(f"/channel-addresses/{number['id']}"),
+        json={"settings": {**number["settings"], "auth_token": new_token}},
+    )
+
+    assert changed.status_code == 200
+    old = await signed_post(http, "/telephony/voice/incoming", _call("CA2"))
+    assert old.status_code == 403
+    new = await signed_post(http, "/telephony/voice/incoming", _call("CA3"), token=new_token)
+    assert new.status_code == 200

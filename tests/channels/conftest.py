@@ -1,3 +1,8 @@
+"""Every channel test can reach a provider REST API of its own (voice and SMS send through it).
+
+The settings are the suite's, plus that API's address.
+"""
+
 from collections.abc import Iterator
 
 import pytest
