@@ -53,6 +53,7 @@ from centralita.journey.routes import router as journey_router
 from centralita.knowledge import signals as knowledge_signals
 from centralita.knowledge.routes import router as knowledge_router
 from centralita.nlu.routes import router as nlu_router
+from centralita.nlu.trainer import NluTrainer
 from centralita.quality.routes import router as quality_router
 from centralita.reporting import mail as reporting_mail
 from centralita.reporting.mail import SmtpSender
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker = JobWorker(db, job_handlers(settings))
             background.append(asyncio.create_task(worker.run()))
             background.append(asyncio.create_task(WebhookDispatcher(db, settings).run()))
+            background.append(asyncio.create_task(NluTrainer(db).run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         if settings.imap_host is not None and settings.imap_address is not None:

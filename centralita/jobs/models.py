@@ -49,6 +49,9 @@ class JobKind(StrEnum):
     # An article was inserted into a reply on a ticket (ref_id: the insertion event): check
     # whether the ticket was resolved and stayed so.
     KNOWLEDGE_RESOLUTION = "knowledge.resolution"
+    # A tenant's model is to be trained (ref_id: the nlu training run); the nlu trainer consumes
+    # it (centralita/nlu/trainer.py).
+    NLU_TRAINING = "nlu.training"
 
 
 class Job(Base):

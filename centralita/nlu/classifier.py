@@ -20,7 +20,7 @@ from sklearn.metrics import f1_score
 from threadpoolctl import ThreadpoolController
 
 from centralita.nlu import embeddings, softmax
-from centralita.nlu.progress import Steps
+from centralita.nlu.progress import Report, Steps
 
 OOS = "oos"
 DEFAULT_THRESHOLD = 0.5
@@ -157,6 +157,7 @@ class IntentClassifier:
         threshold: float = DEFAULT_THRESHOLD,
         progress: bool = False,
         memo: dict[str, NDArray[np.float64]] | None = None,
+        report: Report | None = None,
     ) -> "IntentClassifier":
         """Train on ``examples``; rows whose intent is ``oos`` teach what is out of scope.
         Embeddings are used when asked for and installed; ``memo`` keeps them across fits."""
@@ -166,7 +167,7 @@ class IntentClassifier:
         started = perf_counter()
         with_embeddings = use_embeddings and embeddings.available()
         texts = [e.text for e in examples]
-        with Steps(progress) as steps, _threads.limit(limits=1):
+        with Steps(progress, report) as steps, _threads.limit(limits=1):
             steps.step("n-grams", 1)
             vectorizers = _vectorizers(len(texts))
             try:
