@@ -71,6 +71,7 @@ from centralita.web.admin import router as admin_router
 from centralita.web.client import router as client_router
 from centralita.web.desk import router as desk_router
 from centralita.web.help import router as help_router
+from centralita.web.knowledge_editor import router as knowledge_editor_router
 from centralita.web.pages import error_page
 from centralita.web.report_mail import compose_weekly
 from centralita.web.routes import router as web_router
@@ -240,6 +241,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(client_router)
     app.include_router(knowledge_router)
     app.include_router(help_router)
+    app.include_router(knowledge_editor_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -116,8 +116,10 @@ for (const form of document.querySelectorAll("form[data-api]")) {
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
     try {
-      await api(form.dataset.method || "POST", form.dataset.api, bodyOf(form));
-      const url = new URL(location.href);
+      const result = await api(form.dataset.method || "POST", form.dataset.api, bodyOf(form));
+      // data-next="/path/{id}": go to what was just created instead of reloading this page.
+      const next = form.dataset.next?.replace("{id}", encodeURIComponent(result?.id ?? ""));
+      const url = new URL(next || location.href, location.href);
       url.searchParams.set("saved", form.dataset.saved || "1");
       location.assign(url);
     } catch (error) {
