@@ -16,6 +16,9 @@ from centralita.errors import Forbidden, NotFound
 from centralita.identity.permissions import Permission, Role
 from centralita.identity.service import list_members
 from centralita.interactions.models import Channel
+from centralita.nlu import service as nlu_service
+from centralita.nlu import trainer as nlu_trainer
+from centralita.nlu import training as nlu_training
 from centralita.routing import service as routing
 from centralita.sla.business_time import WEEKDAYS
 from centralita.sla.policies import list_calendars, list_policies
@@ -35,6 +38,7 @@ SECTIONS = {
     "agents": gettext_noop("Agents"),
     "calendars": gettext_noop("Business calendars"),
     "policies": gettext_noop("SLA policies"),
+    "intents": gettext_noop("Intent recognition"),
 }
 
 ROLE_NAMES = {
@@ -61,6 +65,21 @@ ADMIN_TEXTS = {
     "fix": gettext_noop("Please correct the following:"),
     "saved": gettext_noop("Saved."),
     "error": SCRIPT_TEXTS["error"],
+    "training_step": gettext_noop("%(step)s: %(done)s of %(total)s"),
+    "training_queued": gettext_noop("Waiting for the trainer…"),
+}
+# The trainer's steps (centralita/nlu/classifier.py), as the progress bar names them.
+TRAINING_STEPS = {
+    "n-grams": gettext_noop("Words and letters"),
+    "embeddings": gettext_noop("Sentence meaning"),
+    "model": gettext_noop("Model"),
+}
+
+TRAINING_STATES = {
+    "queued": gettext_noop("Queued"),
+    "running": gettext_noop("Training"),
+    "succeeded": gettext_noop("Trained"),
+    "failed": gettext_noop("Failed"),
 }
 
 
@@ -96,6 +115,16 @@ async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
             "calendars": calendars,
             "calendar_names": {c.id: c.name for c in calendars},
         }
+    if section == "intents":
+        runs = await nlu_trainer.list_runs(session, limit=5)
+        versions = await nlu_training.list_versions(session)
+        return {
+            "intent_routes": await nlu_service.list_routes(session),
+            "examples_by_intent": await nlu_training.example_counts(session),
+            "accuracy": {v.version: v.metrics.get("in_scope_accuracy") for v in versions},
+            "training_runs": runs,
+            "training_now": next((r for r in runs if r.state in ("queued", "running")), None),
+        }
     return {}
 
 
@@ -128,7 +157,11 @@ async def administration(
             "locales": LOCALES,
             "weekdays": WEEKDAY_NAMES,
             "priorities": PRIORITIES,
+            "training_states": TRAINING_STATES,
+            "training_steps": TRAINING_STEPS,
             "is_platform_admin": page.principal.is_platform_admin,
-            "script_texts": texts(page, ADMIN_TEXTS),
+            "script_texts": texts(
+                page, ADMIN_TEXTS | {f"step_{k}": v for k, v in TRAINING_STEPS.items()}
+            ),
         },
     )
