@@ -118,9 +118,11 @@ async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
     if section == "intents":
         runs = await nlu_trainer.list_runs(session, limit=5)
         versions = await nlu_training.list_versions(session)
+        routes = {r.intent: r for r in await nlu_service.list_routes(session)}
+        counts = await nlu_training.example_counts(session)
         return {
-            "intent_routes": await nlu_service.list_routes(session),
-            "examples_by_intent": await nlu_training.example_counts(session),
+            # Every intent that has a route or examples: (name, its route or None, examples).
+            "intents": [(i, routes.get(i), counts.get(i, 0)) for i in sorted({*routes, *counts})],
             "accuracy": {v.version: v.metrics.get("in_scope_accuracy") for v in versions},
             "training_runs": runs,
             "training_now": next((r for r in runs if r.state in ("queued", "running")), None),
