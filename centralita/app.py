@@ -57,6 +57,7 @@ from centralita.lifecycle import export as lifecycle_export
 from centralita.lifecycle import service as lifecycle
 from centralita.lifecycle.routes import router as lifecycle_router
 from centralita.nlu.routes import router as nlu_router
+from centralita.nlu.trainer import NluTrainer
 from centralita.quality.routes import router as quality_router
 from centralita.reporting import mail as reporting_mail
 from centralita.reporting.mail import SmtpSender
@@ -75,6 +76,7 @@ from centralita.web.admin import router as admin_router
 from centralita.web.client import router as client_router
 from centralita.web.desk import router as desk_router
 from centralita.web.help import router as help_router
+from centralita.web.knowledge_editor import router as knowledge_editor_router
 from centralita.web.pages import error_page
 from centralita.web.report_mail import compose_weekly
 from centralita.web.routes import router as web_router
@@ -177,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker = JobWorker(db, job_handlers(settings))
             background.append(asyncio.create_task(worker.run()))
             background.append(asyncio.create_task(WebhookDispatcher(db, settings).run()))
+            background.append(asyncio.create_task(NluTrainer(db).run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         if settings.imap_host is not None and settings.imap_address is not None:
@@ -250,6 +253,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(help_router)
     app.include_router(lifecycle_router)
     ADMIN_SECTION_DATA["data"] = lifecycle.admin_section
+    app.include_router(knowledge_editor_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

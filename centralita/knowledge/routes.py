@@ -11,6 +11,7 @@ from centralita.errors import InvalidInput
 from centralita.identity.permissions import Permission
 from centralita.knowledge import reports, service, signals, suggestions
 from centralita.knowledge.models import Article, ArticleState, EventKind, Visibility
+from centralita.knowledge.render import render_markdown
 from centralita.knowledge.schemas import (
     LOCALE_PATTERN,
     MAX_QUERY,
@@ -27,6 +28,8 @@ from centralita.knowledge.schemas import (
     GapOut,
     InsertionIn,
     InsertionOut,
+    PreviewIn,
+    PreviewOut,
     Rollback,
     SearchHitOut,
     SearchOut,
@@ -179,6 +182,12 @@ async def change_state(article_id: uuid.UUID, data: StateChange, ctx: Write) -> 
         await require(Permission.KNOWLEDGE_PUBLISH)(ctx)
     article = await service.change_state(ctx.session, ctx.actor, article_id, data.state)
     return await _detail(ctx.session, article)
+
+
+@router.post("/preview", response_model=PreviewOut)
+async def preview(data: PreviewIn, ctx: Write) -> PreviewOut:
+    """A body rendered as saving it would (sanitised), without saving anything."""
+    return PreviewOut(html=render_markdown(data.body_markdown))
 
 
 @router.get("/articles/{article_id}/versions", response_model=list[VersionOut])

@@ -67,6 +67,14 @@ class ArticleUpdate(Strict):
     _tags = field_validator("tags")(_unique)
 
 
+class PreviewIn(Strict):
+    body_markdown: str = Field(max_length=MAX_BODY)
+
+
+class PreviewOut(Read):
+    html: str = Field(description="The Markdown rendered and sanitised, as it would be saved")
+
+
 class StateChange(Strict):
     state: ArticleState
 

@@ -1,9 +1,8 @@
 """``centralita nlu benchmark``: a throwaway model from one CSV, measured on another."""
 
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any
 
 from centralita.nlu.classifier import Example, IntentClassifier, decide, score, threshold_curve
@@ -26,18 +25,21 @@ def run(
     use_embeddings: bool = True,
     progress: bool = False,
 ) -> dict[str, Any]:
+    cpu_started = process_time()
     classifier = IntentClassifier.fit(
         train, use_embeddings=use_embeddings, threshold=threshold, progress=progress
     )
+    # On a shared machine the wall clock also counts other people's work; this is the model's.
+    train_cpu_seconds = process_time() - cpu_started
     names, confidence = classifier.best_in_scope([e.text for e in test])
     truth = [e.intent for e in test]
     metrics = score(truth, decide(names, confidence, threshold))
-    timings = []
+    timings, cpu_timings = [], []
     for example in test[:TIMED]:
-        started = perf_counter()
+        started, cpu_started = perf_counter(), process_time()
         classifier.predict(example.text)
         timings.append((perf_counter() - started) * 1000)
-    timings.sort()
+        cpu_timings.append((process_time() - cpu_started) * 1000)
     return {
         "n_train": len(train),
         "n_test": len(test),
@@ -47,9 +49,19 @@ def run(
         "oos_recall": round(metrics.oos_recall, 4),
         "oos_precision": round(metrics.oos_precision, 4),
         "train_seconds": round(classifier.train_seconds, 2),
-        "predict_p50_ms": round(statistics.median(timings), 2) if timings else 0.0,
-        "predict_p99_ms": round(timings[int(0.99 * (len(timings) - 1))], 2) if timings else 0.0,
+        "train_cpu_seconds": round(train_cpu_seconds, 2),
+        "predict_p50_ms": _percentile(timings, 0.5),
+        "predict_p99_ms": _percentile(timings, 0.99),
+        "predict_cpu_p50_ms": _percentile(cpu_timings, 0.5),
+        "predict_cpu_p99_ms": _percentile(cpu_timings, 0.99),
         "threshold": threshold,
         "embeddings": classifier.uses_embeddings,
         "threshold_curve": threshold_curve(truth, names, confidence, CURVE),
     }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[int(share * (len(ordered) - 1))], 2)

@@ -9,18 +9,18 @@ typos, missing accents), so one model serves a mixed-language tenant.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 from sklearn import config_context
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from threadpoolctl import ThreadpoolController
 
-from centralita.nlu import embeddings
-from centralita.nlu.progress import Steps
+from centralita.nlu import embeddings, softmax
+from centralita.nlu.progress import Report, Steps
 
 OOS = "oos"
 DEFAULT_THRESHOLD = 0.5
@@ -71,31 +71,65 @@ def _vectorizers(n_texts: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     return words, chars
 
 
+class LinearModel(Protocol):
+    """A fitted :class:`softmax.SoftmaxModel` (or, in models stored before it, scikit-learn's
+    ``LogisticRegression``): one weight row per class."""
+
+    classes_: NDArray[Any]
+    coef_: NDArray[Any]
+    intercept_: NDArray[np.float64]
+
+
 @dataclass
 class IntentClassifier:
     vectorizers: tuple[TfidfVectorizer, TfidfVectorizer]
-    model: LogisticRegression
+    model: LinearModel
     uses_embeddings: bool
     threshold: float = DEFAULT_THRESHOLD
     train_seconds: float = 0.0
     _in_scope: NDArray[np.bool_] = field(init=False, repr=False)
+    # One row per feature, C-ordered: a request gathers the rows of its few n-grams.
+    _weights: NDArray[np.float32] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._prepare()
+
+    def _prepare(self) -> None:
         self._in_scope = np.asarray(self.model.classes_) != OOS
+        self._weights = np.ascontiguousarray(self.model.coef_.T, dtype=np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Derived from the model: not stored twice.
+        return {k: v for k, v in vars(self).items() if k not in ("_in_scope", "_weights")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._prepare()
 
     @property
     def intents(self) -> list[str]:
         return [str(c) for c in self.model.classes_ if c != OOS]
 
-    def _features(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        return _features(self.vectorizers, self.uses_embeddings, texts)
+    def _logits(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        words = _ngrams(self.vectorizers, texts)
+        n_words = words.shape[1]
+        if len(texts) == 1:
+            # One request: the weight rows of its few n-grams, not a product over all of them.
+            row = self._weights[words.indices].T @ words.data
+            logits = np.asarray(row, dtype=np.float64)[np.newaxis, :]
+        else:
+            logits = np.asarray(words @ self._weights[:n_words], dtype=np.float64)
+        if self.uses_embeddings:
+            dense = embeddings.encode(list(texts)) * EMBEDDING_WEIGHT
+            logits += dense @ self._weights[n_words:]
+        return logits + self.model.intercept_
 
     def best_in_scope(self, texts: Sequence[str]) -> tuple[list[str], NDArray[np.float64]]:
         """Each text's most likely in-scope intent and its probability."""
         # The inputs are strings this code passed in: sklearn's per-call checks only cost time.
         unchecked = config_context(assume_finite=True, skip_parameter_validation=True)
         with _threads.limit(limits=1), unchecked:
-            probabilities = _probabilities(self.model, self._features(texts))
+            probabilities = _softmax(self._logits(texts))
         in_scope = probabilities[:, self._in_scope]
         names = np.asarray(self.model.classes_)[self._in_scope]
         best = in_scope.argmax(axis=1)
@@ -123,6 +157,7 @@ class IntentClassifier:
         threshold: float = DEFAULT_THRESHOLD,
         progress: bool = False,
         memo: dict[str, NDArray[np.float64]] | None = None,
+        report: Report | None = None,
     ) -> "IntentClassifier":
         """Train on ``examples``; rows whose intent is ``oos`` teach what is out of scope.
         Embeddings are used when asked for and installed; ``memo`` keeps them across fits."""
@@ -132,7 +167,7 @@ class IntentClassifier:
         started = perf_counter()
         with_embeddings = use_embeddings and embeddings.available()
         texts = [e.text for e in examples]
-        with Steps(progress) as steps, _threads.limit(limits=1):
+        with Steps(progress, report) as steps, _threads.limit(limits=1):
             steps.step("n-grams", 1)
             vectorizers = _vectorizers(len(texts))
             try:
@@ -141,43 +176,34 @@ class IntentClassifier:
             except ValueError:
                 raise NotEnoughExamples("the examples hold no words") from None
             steps.advance()
-            features = _features(vectorizers, with_embeddings, texts, steps, memo)
+            words = _ngrams(vectorizers, texts)
+            dense = (
+                embeddings.encode(texts, steps, memo) * EMBEDDING_WEIGHT
+                if with_embeddings
+                else None
+            )
             steps.step("model", 1)
-            model = LogisticRegression(C=20.0, max_iter=300)
-            model.fit(features, [e.intent for e in examples])
-            # Half the stored size (one weight per class and n-gram), no change in the ranking.
-            model.coef_ = model.coef_.astype(np.float32)
+            model = softmax.fit(words, dense, [e.intent for e in examples], c=20.0, max_iter=300)
             steps.advance()
         trained = cls(vectorizers, model, with_embeddings, threshold=threshold)
         trained.train_seconds = perf_counter() - started
         return trained
 
 
-def _probabilities(model: LogisticRegression, features: sparse.csr_matrix) -> NDArray[np.float64]:
-    """``model.predict_proba`` without its per-call input checks, which cost more than the
-    product itself for one request."""
-    logits = np.asarray(features @ model.coef_.T) + model.intercept_
+def _softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
     if logits.shape[1] == 1:
         positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
         return np.column_stack([1.0 - positive, positive])
-    logits -= logits.max(axis=1, keepdims=True)
+    logits = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
     result: NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
     return result
 
 
-def _features(
-    vectorizers: tuple[TfidfVectorizer, TfidfVectorizer],
-    with_embeddings: bool,
-    texts: Sequence[str],
-    steps: Steps | None = None,
-    memo: dict[str, NDArray[np.float64]] | None = None,
+def _ngrams(
+    vectorizers: tuple[TfidfVectorizer, TfidfVectorizer], texts: Sequence[str]
 ) -> sparse.csr_matrix:
-    blocks = [v.transform(texts) for v in vectorizers]
-    if with_embeddings:
-        dense = embeddings.encode(list(texts), steps, memo) * EMBEDDING_WEIGHT
-        blocks.append(sparse.csr_matrix(dense))
-    return sparse.csr_matrix(sparse.hstack(blocks))
+    return sparse.csr_matrix(sparse.hstack([v.transform(texts) for v in vectorizers]))
 
 
 @dataclass(frozen=True)

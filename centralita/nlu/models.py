@@ -55,3 +55,27 @@ class ModelVersion(TenantEntity, Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     train_seconds: Mapped[float]
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainingRun(TenantEntity, Base):
+    """One request to train a model version, done by the trainer (``centralita/nlu/trainer.py``)
+    off the request path; its progress is what the admin page's bar shows."""
+
+    __tablename__ = "nlu_training_runs"
+
+    # queued -> running -> succeeded | failed
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    threshold: Mapped[float]
+    embeddings: Mapped[bool]
+    # The step in progress ("n-grams", "embeddings", "model", ...) and how far it is.
+    step: Mapped[str | None] = mapped_column(String(30))
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    # The version trained, once succeeded.
+    model_version: Mapped[int | None]
+    # Written with every progress report: a running run whose heartbeat stops was lost with
+    # its process, and is trained again.
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

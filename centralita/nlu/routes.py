@@ -4,10 +4,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
 from centralita.api.deps import TenantContext, require
-from centralita.errors import FieldError, InvalidInput
+from centralita.errors import FieldError, InvalidInput, NotFound
 from centralita.identity.permissions import Permission
-from centralita.nlu import service, training
+from centralita.nlu import service, trainer, training
 from centralita.nlu.data import BadTrainingFile, read_examples
+from centralita.nlu.models import TrainingRun
 from centralita.nlu.schemas import (
     ExamplesStored,
     IntentCreate,
@@ -16,6 +17,7 @@ from centralita.nlu.schemas import (
     ModelOut,
     PredictionOut,
     PredictRequest,
+    TrainingOut,
     TrainRequest,
 )
 
@@ -87,12 +89,37 @@ async def upload_examples(
     return ExamplesStored(examples=sum(counts.values()), by_intent=counts)
 
 
-@router.post("/train", status_code=201, response_model=ModelOut)
-async def train(data: TrainRequest, ctx: NluManage) -> ModelOut:
-    version = await training.train(
+def _training_out(run: TrainingRun) -> TrainingOut:
+    finished = run.state == "succeeded"
+    percent = 100 if finished else (100 * run.done // run.total if run.total else 0)
+    return TrainingOut.model_validate(run).model_copy(update={"percent": percent})
+
+
+@router.post("/train", status_code=202, response_model=TrainingOut)
+async def train(data: TrainRequest, ctx: NluManage, response: Response) -> TrainingOut:
+    """Queue training of a new model version from the stored examples; poll the run it returns
+    (``Location``) for progress."""
+    run = await trainer.queue_training(
         ctx.session, ctx.tenant_id, threshold=data.threshold, use_embeddings=data.embeddings
     )
-    return ModelOut.model_validate(version)
+    response.headers["Location"] = f"{router.prefix}/training/{run.id}".replace(
+        "{tenant_slug}", ctx.tenant.slug
+    )
+    return _training_out(run)
+
+
+@router.get("/training", response_model=list[TrainingOut])
+async def list_training(ctx: NluRead) -> list[TrainingOut]:
+    """The latest training runs, newest first."""
+    return [_training_out(run) for run in await trainer.list_runs(ctx.session)]
+
+
+@router.get("/training/{training_id}", response_model=TrainingOut)
+async def get_training(training_id: uuid.UUID, ctx: NluRead) -> TrainingOut:
+    run = await ctx.session.get(TrainingRun, (ctx.tenant_id, training_id))
+    if run is None:
+        raise NotFound("No such training run")
+    return _training_out(run)
 
 
 @router.get("/models", response_model=list[ModelOut])

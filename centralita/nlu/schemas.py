@@ -80,6 +80,21 @@ class ModelOut(Read):
     trained_at: datetime
 
 
+class TrainingOut(Read):
+    id: uuid.UUID
+    state: Literal["queued", "running", "succeeded", "failed"]
+    threshold: float
+    embeddings: bool
+    step: str | None = Field(description="n-grams, embeddings or model, while running")
+    done: int
+    total: int
+    percent: int = Field(default=0, description="Of the current step, 0..100")
+    error: str | None
+    model_version: int | None = Field(description="The version trained, once succeeded")
+    created_at: datetime
+    finished_at: datetime | None
+
+
 class PredictRequest(Strict):
     text: str = Field(min_length=1, max_length=2000, examples=["Quiero subir el límite"])
     threshold: Threshold | None = None

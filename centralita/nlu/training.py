@@ -27,6 +27,7 @@ from centralita.nlu.classifier import (
 )
 from centralita.nlu.embeddings import EmbeddingsUnavailable
 from centralita.nlu.models import ModelVersion, TrainingExample
+from centralita.nlu.progress import Report
 
 log = logging.getLogger(__name__)
 # Every fifth example of an intent that has at least this many is held out to measure the model.
@@ -60,7 +61,7 @@ async def example_counts(session: AsyncSession) -> dict[str, int]:
     return dict((await session.execute(query)).all())
 
 
-async def _examples(session: AsyncSession) -> list[Example]:
+async def stored_examples(session: AsyncSession) -> list[Example]:
     query = select(TrainingExample).order_by(TrainingExample.id)
     rows = (await session.execute(query)).scalars()
     return [Example(r.text, r.intent, r.locale) for r in rows]
@@ -80,7 +81,12 @@ def split(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
 
 
 def fit_measured(
-    examples: Sequence[Example], *, threshold: float, use_embeddings: bool, progress: bool = False
+    examples: Sequence[Example],
+    *,
+    threshold: float,
+    use_embeddings: bool,
+    progress: bool = False,
+    report: Report | None = None,
 ) -> tuple[IntentClassifier, dict[str, Any]]:
     """The model trained on every example, and its metrics measured on a held-out fifth by a
     model trained on the rest."""
@@ -90,7 +96,7 @@ def fit_measured(
     learnt = {e.intent for e in train} | {OOS}
     if held and learnt >= {e.intent for e in held}:
         trial = IntentClassifier.fit(
-            train, use_embeddings=use_embeddings, threshold=threshold, memo=memo
+            train, use_embeddings=use_embeddings, threshold=threshold, memo=memo, report=report
         )
         names, confidence = trial.best_in_scope([e.text for e in held])
         truth = [e.intent for e in held]
@@ -99,7 +105,12 @@ def fit_measured(
         metrics["threshold_curve"] = threshold_curve(truth, names, confidence, CURVE)
         metrics["by_locale"] = _by_locale(held, decide(names, confidence, threshold))
     model = IntentClassifier.fit(
-        examples, use_embeddings=use_embeddings, threshold=threshold, progress=progress, memo=memo
+        examples,
+        use_embeddings=use_embeddings,
+        threshold=threshold,
+        progress=progress,
+        memo=memo,
+        report=report,
     )
     return model, metrics
 
@@ -129,8 +140,9 @@ async def train(
     examples: Sequence[Example] | None = None,
     progress: bool = False,
 ) -> ModelVersion:
-    """Train a new model version from the tenant's stored examples (or ``examples``)."""
-    rows = list(examples) if examples is not None else await _examples(session)
+    """Train a new model version from the tenant's stored examples (or ``examples``), here and
+    now (the CLI; the API queues a :class:`TrainingRun` for the trainer instead)."""
+    rows = list(examples) if examples is not None else await stored_examples(session)
     try:
         classifier, metrics = await asyncio.to_thread(
             fit_measured,
@@ -141,12 +153,23 @@ async def train(
         )
     except NotEnoughExamples as exc:
         raise InvalidInput(f"Cannot train: {exc}") from None
+    return await store_version(session, tenant_id, rows, classifier, metrics)
+
+
+async def store_version(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    rows: Sequence[Example],
+    classifier: IntentClassifier,
+    metrics: dict[str, Any],
+) -> ModelVersion:
+    """The trained classifier as the tenant's next model version."""
     latest = await session.scalar(select(func.max(ModelVersion.version)))
     version = ModelVersion(
         tenant_id=tenant_id,
         version=(latest or 0) + 1,
         blob=_dump(classifier),
-        threshold=threshold,
+        threshold=classifier.threshold,
         embeddings=classifier.uses_embeddings,
         n_examples=len(rows),
         examples_by_intent=dict(sorted(Counter(e.intent for e in rows).items())),

@@ -25,6 +25,9 @@ from centralita.i18n import LOCALES, gettext_noop
 from centralita.identity.permissions import Permission, Role
 from centralita.identity.service import list_members
 from centralita.interactions.models import Channel
+from centralita.nlu import service as nlu_service
+from centralita.nlu import trainer as nlu_trainer
+from centralita.nlu import training as nlu_training
 from centralita.routing import service as routing
 from centralita.sla.business_time import WEEKDAYS
 from centralita.sla.policies import list_calendars, list_policies
@@ -47,6 +50,7 @@ SECTIONS = {
     "surveys": gettext_noop("Surveys"),
     "webhooks": gettext_noop("Webhooks"),
     "data": gettext_noop("Data and privacy"),
+    "intents": gettext_noop("Intent recognition"),
 }
 # Sections served by their own domain's routes, at these addresses.
 SECTION_PAGES = {
@@ -94,6 +98,20 @@ ADMIN_TEXTS = {
 DELIVERY_STATUS_NAMES = {
     "pending": gettext_noop("Being sent"),
     "delivered": gettext_noop("Delivered"),
+    "training_step": gettext_noop("%(step)s: %(done)s of %(total)s"),
+    "training_queued": gettext_noop("Waiting for the trainer…"),
+}
+# The trainer's steps (centralita/nlu/classifier.py), as the progress bar names them.
+TRAINING_STEPS = {
+    "n-grams": gettext_noop("Words and letters"),
+    "embeddings": gettext_noop("Sentence meaning"),
+    "model": gettext_noop("Model"),
+}
+
+TRAINING_STATES = {
+    "queued": gettext_noop("Queued"),
+    "running": gettext_noop("Training"),
+    "succeeded": gettext_noop("Trained"),
     "failed": gettext_noop("Failed"),
 }
 
@@ -132,6 +150,18 @@ async def _section_data(page: SignedIn, section: str) -> dict[str, Any]:
         }
     if section in SECTION_DATA:
         return await SECTION_DATA[section](session)
+    if section == "intents":
+        runs = await nlu_trainer.list_runs(session, limit=5)
+        versions = await nlu_training.list_versions(session)
+        routes = {r.intent: r for r in await nlu_service.list_routes(session)}
+        counts = await nlu_training.example_counts(session)
+        return {
+            # Every intent that has a route or examples: (name, its route or None, examples).
+            "intents": [(i, routes.get(i), counts.get(i, 0)) for i in sorted({*routes, *counts})],
+            "accuracy": {v.version: v.metrics.get("in_scope_accuracy") for v in versions},
+            "training_runs": runs,
+            "training_now": next((r for r in runs if r.state in ("queued", "running")), None),
+        }
     return {}
 
 
@@ -200,7 +230,11 @@ async def administration(
             "locales": LOCALES,
             "weekdays": WEEKDAY_NAMES,
             "priorities": PRIORITIES,
+            "training_states": TRAINING_STATES,
+            "training_steps": TRAINING_STEPS,
             "is_platform_admin": page.principal.is_platform_admin,
-            "script_texts": texts(page, ADMIN_TEXTS),
+            "script_texts": texts(
+                page, ADMIN_TEXTS | {f"step_{k}": v for k, v in TRAINING_STEPS.items()}
+            ),
         },
     )

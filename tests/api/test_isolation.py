@@ -23,6 +23,7 @@ from centralita.db.base import new_id, utcnow
 from centralita.events.models import EventRecord
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
+from centralita.nlu.models import TrainingRun
 from centralita.webhooks import service as webhooks
 from tests.conftest import TEST_ACTOR, TenantFixture
 from tests.reporting.helpers import Outcome, agent_user, contact
@@ -332,6 +333,15 @@ async def _export(tenant: TenantFixture) -> str:
     return str(response.json()["id"])
 
 
+async def _nlu_training(tenant: TenantFixture) -> str:
+    # A finished run, so that no trainer picks it up.
+    async with tenant.db.tenant_session(tenant.id) as session:
+        run = TrainingRun(tenant_id=tenant.id, threshold=0.5, embeddings=False, state="failed")
+        session.add(run)
+        await session.commit()
+        return str(run.id)
+
+
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
@@ -365,6 +375,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "synonyms_id": _synonyms,
     "intent_id": _nlu_intent,
     "export_id": _export,
+    "training_id": _nlu_training,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"

@@ -7,6 +7,7 @@ from typing import Any
 from centralita.identity.permissions import Role
 from centralita.nlu.demo import BANK, FLOWERS, demo_examples
 from centralita.nlu.service import steer
+from centralita.nlu.trainer import NluTrainer
 from tests.conftest import TenantFixture
 
 
@@ -24,12 +25,29 @@ async def _trained(tenant: TenantFixture, intents=BANK, threshold: float = 0.3) 
         tenant.url("/nlu/examples"), files={"file": ("train.csv", _csv(intents), "text/csv")}
     )
     assert uploaded.status_code == 200, uploaded.text
-    trained = await http.post(
+    queued = await http.post(
         tenant.url("/nlu/train"), json={"threshold": threshold, "embeddings": False}
     )
-    assert trained.status_code == 201, trained.text
-    body: dict[str, Any] = trained.json()
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["state"] == "queued"
+    run = await finish_training(tenant, queued.headers["location"])
+    assert run["state"] == "succeeded", run
+    versions = (await http.get(tenant.url("/nlu/models"))).json()
+    body: dict[str, Any] = next(v for v in versions if v["version"] == run["model_version"])
     return body
+
+
+async def finish_training(tenant: TenantFixture, run_url: str) -> dict[str, Any]:
+    """Drive the trainer (the test app runs no background workers) until the run is done; other
+    tests' runs may come first."""
+    http = await tenant.client(Role.ADMIN)
+    trainer = NluTrainer(tenant.db)
+    for _ in range(50):
+        run: dict[str, Any] = (await http.get(run_url)).json()
+        if run["state"] in ("succeeded", "failed"):
+            return run
+        await trainer.step()
+    raise AssertionError(f"training did not finish: {run}")
 
 
 async def test_a_trained_model_steers_requests_to_the_intents_queue(

@@ -152,7 +152,9 @@ for (const form of document.querySelectorAll("form[data-api]")) {
         form.dispatchEvent(new CustomEvent("api-result", { detail: { kind: target.result, answer } }));
         return;
       }
-      const url = new URL(location.href);
+      // data-next="/path/{id}": go to what was just created instead of reloading this page.
+      const next = form.dataset.next?.replace("{id}", encodeURIComponent(answer?.id ?? ""));
+      const url = new URL(next || location.href, location.href);
       url.searchParams.set("saved", form.dataset.saved || "1");
       location.assign(url);
     } catch (error) {
