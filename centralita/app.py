@@ -22,6 +22,9 @@ from centralita.automation.routes import router as automation_router
 from centralita.automation.schedule import fire_scheduled_rule
 from centralita.callbacks import service as callbacks
 from centralita.callbacks.routes import router as callbacks_router
+from centralita.campaigns.routes import pages as campaign_pages
+from centralita.campaigns.routes import router as campaigns_router
+from centralita.channels.campaigns import campaign_dispatcher
 from centralita.channels.chat.routes import router as chat_router
 from centralita.channels.chat.transcript import transcript_handlers
 from centralita.channels.email.imap import ImapPoller
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker = JobWorker(db, job_handlers(settings))
             background.append(asyncio.create_task(worker.run()))
             background.append(asyncio.create_task(WebhookDispatcher(db, settings).run()))
+            background.append(asyncio.create_task(campaign_dispatcher(db, settings).run()))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         if settings.imap_host is not None and settings.imap_address is not None:
@@ -230,6 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(callbacks_router)
     app.include_router(surveys_router)
     app.include_router(survey_pages)
+    app.include_router(campaigns_router)
+    app.include_router(campaign_pages)
     app.include_router(desk_router)
     app.include_router(wallboard_router)
     app.include_router(admin_router)

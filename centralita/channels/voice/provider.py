@@ -24,6 +24,8 @@ class ProviderError(RuntimeError):
 @dataclass(frozen=True)
 class Provider:
     base_url: str
+    # A shared client keeps connections open for senders of many messages (campaigns).
+    http: httpx.AsyncClient | None = None
 
     async def _post(
         self, address: ChannelAddress, resource: str, data: dict[str, str], key: str | None
@@ -35,8 +37,11 @@ class Provider:
         # Providers that honour it make a repeated attempt (after a crash) send nothing twice.
         headers = {"Idempotency-Key": key} if key else {}
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
-                answer = await http.post(url, data=data, auth=(sid, token), headers=headers)
+            if self.http is not None:
+                answer = await self.http.post(url, data=data, auth=(sid, token), headers=headers)
+            else:
+                async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
+                    answer = await http.post(url, data=data, auth=(sid, token), headers=headers)
         except httpx.HTTPError as exc:
             raise ProviderError(f"the provider could not be reached: {exc}") from exc
         if answer.status_code >= 300:
