@@ -323,6 +323,11 @@ async def _nlu_intent(tenant: TenantFixture) -> str:
     return await _created(tenant, "/nlu/intents", body)
 
 
+async def _campaign(tenant: TenantFixture) -> str:
+    body = {"name": MARKER, "templates": {"sms": {"es": MARKER}}}
+    return await _created(tenant, "/campaigns", body)
+
+
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
@@ -355,6 +360,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "article_id": _article,
     "synonyms_id": _synonyms,
     "intent_id": _nlu_intent,
+    "campaign_id": _campaign,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -431,6 +437,10 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{ARTICLE}/votes"): {"helpful": True},
     ("POST", f"{ARTICLE}/insertions"): {},
     ("PATCH", f"{TENANT_PREFIX}/nlu/intents/{{intent_id}}"): {"queue": "general"},
+    ("POST", f"{TENANT_PREFIX}/campaigns/{{campaign_id}}/targets"): {},
+    ("POST", f"{TENANT_PREFIX}/campaigns/{{campaign_id}}/start"): {},
+    ("POST", f"{TENANT_PREFIX}/campaigns/{{campaign_id}}/pause"): {},
+    ("PUT", f"{CUSTOMER}/consents"): {"channel": "sms", "granted": False},
 }
 
 

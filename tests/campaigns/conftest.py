@@ -1,4 +1,4 @@
-"""A provider stand-in that honours Idempotency-Key, campaign helpers, and a clean dispatch table."""
+"""A provider stand-in that honours Idempotency-Key, campaign helpers, a clean dispatch table."""
 
 import json
 import threading
@@ -22,6 +22,7 @@ from centralita.channels.email.outbound import Relay
 from centralita.channels.voice.provider import Provider
 from centralita.db.engine import Database
 from centralita.identity.permissions import Role
+from tests.channels.email.conftest import sink  # noqa: F401 - the SMTP sink fixture
 from tests.conftest import TenantFixture
 
 
