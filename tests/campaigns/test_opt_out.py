@@ -44,7 +44,8 @@ async def _campaign_outcome(
     await start(tenant, campaign["id"])
     await dispatcher(tenant.db, provider, fixed(datetime.now(UTC) + timedelta(minutes=1))).step()
     (contact,) = (await results(tenant, campaign["id"]))["contacts"]
-    return contact
+    outcome: dict[str, object] = contact
+    return outcome
 
 
 async def test_stop_by_sms_opts_out_at_once_and_alta_opts_back_in(
