@@ -24,7 +24,7 @@ from centralita.callbacks import service as callbacks
 from centralita.callbacks.routes import router as callbacks_router
 from centralita.campaigns.routes import pages as campaign_pages
 from centralita.campaigns.routes import router as campaigns_router
-from centralita.channels.campaigns import campaign_dispatcher
+from centralita.channels.campaigns import run_campaign_dispatcher
 from centralita.channels.chat.routes import router as chat_router
 from centralita.channels.chat.transcript import transcript_handlers
 from centralita.channels.email.imap import ImapPoller
@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker = JobWorker(db, job_handlers(settings))
             background.append(asyncio.create_task(worker.run()))
             background.append(asyncio.create_task(WebhookDispatcher(db, settings).run()))
-            background.append(asyncio.create_task(campaign_dispatcher(db, settings).run()))
+            background.append(asyncio.create_task(run_campaign_dispatcher(db, settings)))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         if settings.imap_host is not None and settings.imap_address is not None:

@@ -66,15 +66,16 @@ def profile_consent(customer: Customer, channel: ContactChannel | str) -> bool:
 
 
 async def decisions_of(
-    session: AsyncSession, customer_ids: Iterable[uuid.UUID]
+    session: AsyncSession, tenant_ids: Iterable[uuid.UUID], customer_ids: Iterable[uuid.UUID]
 ) -> dict[tuple[uuid.UUID, str], bool]:
-    """The explicit decisions recorded for these customers, by (customer, channel)."""
+    """The explicit decisions recorded for these customers (of these tenants), by (customer,
+    channel)."""
     ids = list(customer_ids)
     if not ids:
         return {}
     query = select(
         ContactConsent.customer_id, ContactConsent.channel, ContactConsent.granted
-    ).where(ContactConsent.customer_id.in_(ids))
+    ).where(ContactConsent.tenant_id.in_(list(tenant_ids)), ContactConsent.customer_id.in_(ids))
     return {(c, str(ch)): g for c, ch, g in (await session.execute(query)).all()}
 
 

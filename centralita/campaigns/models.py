@@ -111,6 +111,7 @@ class CampaignContact(TenantEntity, Base):
             ondelete="CASCADE",
         ),
         ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
+        # Also the index the results count a campaign's contacts by.
         UniqueConstraint("tenant_id", "campaign_id", "customer_id"),
         # Dispatchers of every tenant claim the due contacts across tenants, like jobs: the only
         # index not led by tenant_id, partial so that finished contacts cost nothing.
@@ -120,7 +121,6 @@ class CampaignContact(TenantEntity, Base):
             postgresql_where=text("status IN ('queued', 'sending')"),
             sqlite_where=text("status IN ('queued', 'sending')"),
         ),
-        Index("ix_campaign_contacts_campaign", "tenant_id", "campaign_id", "status"),
         # The frequency cap counts a customer's recent campaign messages.
         Index("ix_campaign_contacts_customer_sent", "tenant_id", "customer_id", "sent_at"),
     )

@@ -13,7 +13,7 @@ Dispatch is a two-step hand-over so that a killed dispatcher sends nothing twice
 
 import re
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -302,17 +302,25 @@ async def _facts(
 ) -> _Facts:
     campaign_ids = sorted({c.campaign_id for c in contacts})
     customer_ids = list({c.customer_id for c in contacts})
+    # Every lookup names the tenants too: the indexes lead with tenant_id.
+    tenant_ids = list({c.tenant_id for c in contacts})
     # Campaign rows are locked (in id order, so dispatchers cannot deadlock) for their pacing.
-    locked = select(Campaign).where(Campaign.id.in_(campaign_ids)).order_by(Campaign.id)
+    locked = (
+        select(Campaign)
+        .where(Campaign.tenant_id.in_(tenant_ids), Campaign.id.in_(campaign_ids))
+        .order_by(Campaign.id)
+    )
     campaigns = {c.id: c for c in (await session.execute(locked.with_for_update())).scalars()}
-    customer_rows = await session.execute(select(Customer).where(Customer.id.in_(customer_ids)))
+    customer_rows = await session.execute(
+        select(Customer).where(Customer.tenant_id.in_(tenant_ids), Customer.id.in_(customer_ids))
+    )
     customers = {c.id: c for c in customer_rows.scalars()}
-    tenant_ids = {c.tenant_id for c in campaigns.values()}
     tenant_rows = await session.execute(select(Tenant).where(Tenant.id.in_(tenant_ids)))
     tenants = {t.id: t for t in tenant_rows.scalars()}
     identities = await session.execute(
         select(CustomerIdentity.customer_id, CustomerIdentity.kind, CustomerIdentity.value)
         .where(
+            CustomerIdentity.tenant_id.in_(tenant_ids),
             CustomerIdentity.customer_id.in_(customer_ids),
             CustomerIdentity.kind.in_([IdentityKind.PHONE, IdentityKind.EMAIL]),
             CustomerIdentity.undeliverable_at.is_(None),
@@ -325,13 +333,14 @@ async def _facts(
     longest = max((c.frequency_days for c in campaigns.values()), default=7)
     recent_rows = await session.execute(
         select(CampaignContact.customer_id).where(
+            CampaignContact.tenant_id.in_(tenant_ids),
             CampaignContact.customer_id.in_(customer_ids),
             CampaignContact.sent_at >= now - timedelta(days=longest),
             CampaignContact.status.in_(REACHED),
         )
     )
     recent: Counter[uuid.UUID] = Counter(customer_id for (customer_id,) in recent_rows.all())
-    decisions = await decisions_of(session, customer_ids)
+    decisions = await decisions_of(session, tenant_ids, customer_ids)
     return _Facts(campaigns, customers, tenants, addresses, decisions, recent)
 
 
@@ -408,20 +417,45 @@ async def claim_contacts(
         return Claimed(0, [])
     facts = await _facts(session, contacts, now)
     sends: list[Send] = []
+    leased: dict[tuple[ContactChannel, bool], list[CampaignContact]] = defaultdict(list)
     for contact in contacts:
         campaign = facts.campaigns[contact.campaign_id]
-        if contact.status == ContactStatus.SENDING and contact.channel and contact.to_address:
+        if contact.status == ContactStatus.SENDING and contact.channel:
             # A lapsed lease: the dispatcher before may have sent it. Send again under the same
             # key without deciding anew (it already counted against the cap and the pace).
             channel = ContactChannel(contact.channel)
-            contact.attempts += 1
-            sends.append(_send_of(facts, campaign, contact, channel, contact.to_address))
-            contact.due_at = now + lease
+            address = facts.addresses.get((contact.customer_id, str(ADDRESS_KIND[channel])))
+            if address is None:
+                contact.status, contact.reason = ContactStatus.FAILED, "no_address"
+                continue
+            sends.append(_send_of(facts, campaign, contact, channel, address))
+            leased[(channel, True)].append(contact)
             continue
-        sending = await _decide(session, facts, campaign, contact, now, lease)
+        sending = await _decide(session, facts, campaign, contact, now)
         if sending is not None:
             sends.append(sending)
+            leased[(sending.channel, False)].append(contact)
     await session.flush()
+    # The leases in one statement per channel: the batch's hot path costs a few round trips.
+    for (channel, renewed), rows in leased.items():
+        values: dict[str, Any] = {
+            "status": ContactStatus.SENDING,
+            "channel": channel,
+            "due_at": now + lease,
+            "attempts": CampaignContact.attempts + 1,
+            "reason": None,
+        }
+        if not renewed:
+            values["sent_at"] = now
+        await session.execute(
+            update(CampaignContact)
+            .where(
+                CampaignContact.tenant_id.in_({c.tenant_id for c in rows}),
+                CampaignContact.id.in_([c.id for c in rows]),
+            )
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
     return Claimed(len(contacts), sends)
 
 
@@ -431,8 +465,9 @@ async def _decide(
     campaign: Campaign,
     contact: CampaignContact,
     now: datetime,
-    lease: timedelta,
 ) -> Send | None:
+    """The decision on one contact: a message to send (leased by the caller), or the result
+    written on the contact (skipped, opted out, waiting, a callback created)."""
     customer = facts.customers[contact.customer_id]
     tenant = facts.tenants[campaign.tenant_id]
     channel, found = _choose(facts, campaign, customer)
@@ -460,12 +495,11 @@ async def _decide(
             return None
         campaign.pace_count += 1
     facts.recent[customer.id] += 1
-    contact.channel, contact.to_address, contact.reason = channel, found, None
-    contact.sent_at, contact.attempts = now, contact.attempts + 1
     if channel == ContactChannel.VOICE:
+        contact.channel, contact.to_address, contact.reason = channel, found, None
+        contact.sent_at, contact.attempts = now, contact.attempts + 1
         await _callback(session, campaign, contact, customer, found)
         return None
-    contact.status, contact.due_at = ContactStatus.SENDING, now + lease
     return _send_of(facts, campaign, contact, channel, found)
 
 
@@ -493,7 +527,7 @@ def _send_of(
         language=language,
         body=render(texts[language], variables),
         subject=subject,
-        attempts=contact.attempts,
+        attempts=contact.attempts + 1,
     )
 
 
@@ -524,6 +558,7 @@ async def _callback(
 class Outcome:
     contact_id: uuid.UUID
     tenant_id: uuid.UUID
+    to_address: str
     provider_ref: str | None = None
     error: str | None = None
     # A refusal that trying again cannot fix (a wrong number): the contact fails for good.
@@ -536,7 +571,11 @@ async def record_outcomes(
     """Results of sends, in one statement; a send that may succeed later waits ``retry_in``."""
     rows: list[dict[str, Any]] = []
     for outcome in outcomes:
-        row: dict[str, Any] = {"tenant_id": outcome.tenant_id, "id": outcome.contact_id}
+        row: dict[str, Any] = {
+            "tenant_id": outcome.tenant_id,
+            "id": outcome.contact_id,
+            "to_address": outcome.to_address,
+        }
         if outcome.error is None:
             row |= {"status": ContactStatus.SENT, "provider_ref": outcome.provider_ref}
         elif outcome.final:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import httpx
+import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ from centralita.campaigns.service import (
 from centralita.channels.email.models import EmailStatus
 from centralita.channels.email.outbound import Outgoing, Relay, send_once
 from centralita.channels.models import AddressChannel, ChannelAddress
-from centralita.channels.voice.provider import TIMEOUT_S, Provider, ProviderError
+from centralita.channels.voice.provider import TIMEOUT_S, Messages, PooledMessages, ProviderError
 from centralita.config import Settings
 from centralita.db.base import utcnow
 from centralita.db.engine import Database
@@ -54,7 +54,7 @@ class CampaignDispatcher:
     def __init__(
         self,
         db: Database,
-        provider: Provider,
+        messages: Messages,
         relay: Relay | None,
         links: UnsubscribeLinks,
         *,
@@ -65,7 +65,7 @@ class CampaignDispatcher:
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.db = db
-        self.provider = provider
+        self.messages = messages
         self.relay = relay
         self.links = links
         self.batch_size = batch_size
@@ -76,20 +76,16 @@ class CampaignDispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled; sleep only when nothing was due."""
-        try:
-            while True:
-                try:
-                    done = await self.step()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("campaigns: a batch failed; trying again")
-                    done = 0
-                if done == 0:
-                    await asyncio.sleep(self.idle_seconds)
-        finally:
-            if self.provider.http is not None:
-                await self.provider.http.aclose()
+        while True:
+            try:
+                done = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("campaigns: a batch failed; trying again")
+                done = 0
+            if done == 0:
+                await asyncio.sleep(self.idle_seconds)
 
     async def step(self) -> int:
         """Claim, send and record one batch; how many contacts were decided."""
@@ -111,16 +107,19 @@ class CampaignDispatcher:
 
     async def _sms(self, send: Send, number: ChannelAddress | None) -> Outcome:
         if number is None:
-            return Outcome(send.contact_id, send.tenant_id, error="the company has no SMS number")
+            error = "the company has no SMS number"
+            return Outcome(send.contact_id, send.tenant_id, send.to_address, error=error)
         async with self._slots:
             try:
-                sid = await self.provider.message(
+                sid = await self.messages.message(
                     number, send.to_address, send.body, key=idempotency_key(send.contact_id)
                 )
             except ProviderError as exc:
                 final = send.attempts >= MAX_ATTEMPTS
-                return Outcome(send.contact_id, send.tenant_id, error=str(exc), final=final)
-        return Outcome(send.contact_id, send.tenant_id, provider_ref=sid)
+                return Outcome(
+                    send.contact_id, send.tenant_id, send.to_address, error=str(exc), final=final
+                )
+        return Outcome(send.contact_id, send.tenant_id, send.to_address, provider_ref=sid)
 
     async def _email(self, send: Send, tenant: Tenant, now: datetime) -> None:
         """One email in its own transaction, with the contact's result written alongside."""
@@ -156,20 +155,32 @@ class CampaignDispatcher:
             await session.execute(
                 update(CampaignContact)
                 .where(CampaignContact.id == send.contact_id)
-                .values(status=status, error=error)
+                .values(status=status, error=error, to_address=send.to_address)
             )
             await session.commit()
 
 
-def campaign_dispatcher(db: Database, settings: Settings) -> CampaignDispatcher:
-    """The application's dispatcher: one kept-alive connection pool to the provider."""
-    http = httpx.AsyncClient(timeout=TIMEOUT_S, limits=httpx.Limits(max_connections=CONCURRENCY))
-    return CampaignDispatcher(
-        db,
-        Provider(settings.telephony_api_base_url, http),
-        Relay.from_settings(settings),
-        UnsubscribeLinks(settings.secret_key, settings.public_url),
+def pooled_messages(base_url: str, connections: int = CONCURRENCY) -> PooledMessages:
+    """A kept-alive connection pool to the provider (call from a running event loop)."""
+    http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
     )
+    return PooledMessages(base_url, http)
+
+
+async def run_campaign_dispatcher(db: Database, settings: Settings) -> None:
+    """The application's dispatcher, until cancelled."""
+    messages = pooled_messages(settings.telephony_api_base_url)
+    try:
+        await CampaignDispatcher(
+            db,
+            messages,
+            Relay.from_settings(settings),
+            UnsubscribeLinks(settings.secret_key, settings.public_url),
+        ).run()
+    finally:
+        await messages.http.close()
 
 
 async def _sms_numbers(

@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 from sqlalchemy import update
 
@@ -19,7 +18,7 @@ from centralita.campaigns.consent import UnsubscribeLinks
 from centralita.campaigns.models import Campaign, CampaignStatus
 from centralita.channels.campaigns import CampaignDispatcher
 from centralita.channels.email.outbound import Relay
-from centralita.channels.voice.provider import Provider
+from centralita.channels.voice.provider import Messages, Provider
 from centralita.db.engine import Database
 from centralita.identity.permissions import Role
 from tests.channels.email.conftest import sink  # noqa: F401 - the SMTP sink fixture
@@ -107,11 +106,11 @@ def dispatcher(
     provider: KeyedProvider,
     clock: Callable[[], datetime],
     relay: Relay | None = None,
-    http: httpx.AsyncClient | None = None,
+    messages: Messages | None = None,
 ) -> CampaignDispatcher:
     return CampaignDispatcher(
         db,
-        Provider(provider.url, http),
+        messages or Provider(provider.url),
         relay,
         UnsubscribeLinks("test-secret", "http://testserver"),
         clock=clock,

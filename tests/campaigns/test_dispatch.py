@@ -4,12 +4,12 @@ and no duplicate after a dispatcher dies mid-batch."""
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy import select
 
 from centralita.callbacks.models import Callback, CallbackSource
 from centralita.campaigns.models import CampaignContact, ContactStatus
 from centralita.campaigns.service import LEASE
+from centralita.channels.campaigns import pooled_messages
 from centralita.channels.models import AddressChannel
 from centralita.identity.permissions import Role
 from tests.campaigns.conftest import (
@@ -224,14 +224,17 @@ async def test_a_dispatcher_killed_mid_batch_leaves_no_duplicate_at_the_provider
     keyed_provider.delay_s = 0.05
     when = now_plus()
 
-    async with httpx.AsyncClient() as http:
+    pooled = pooled_messages(keyed_provider.url)
+    try:
         doomed = asyncio.create_task(
-            dispatcher(tenant_a.db, keyed_provider, fixed(when), http=http).step()
+            dispatcher(tenant_a.db, keyed_provider, fixed(when), messages=pooled).step()
         )
         while len(keyed_provider.requests) < 10:  # noqa: ASYNC110 - the provider is a thread
             await asyncio.sleep(0.01)
         doomed.cancel()  # dies after sending some, before recording any
         await asyncio.gather(doomed, return_exceptions=True)
+    finally:
+        await pooled.http.close()
     async with tenant_a.db.tenant_session(tenant_a.id) as session:
         statuses = (await session.execute(select(CampaignContact.status))).scalars().all()
     assert set(statuses) == {ContactStatus.SENDING}

@@ -73,7 +73,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'campaign_id', 'customer_id', name=op.f('uq_campaign_contacts_tenant_id_campaign_id_customer_id'))
     )
     with op.batch_alter_table('campaign_contacts', schema=None) as batch_op:
-        batch_op.create_index('ix_campaign_contacts_campaign', ['tenant_id', 'campaign_id', 'status'], unique=False)
         batch_op.create_index('ix_campaign_contacts_customer_sent', ['tenant_id', 'customer_id', 'sent_at'], unique=False)
         batch_op.create_index('ix_campaign_contacts_due', ['due_at'], unique=False, postgresql_where=sa.text("status IN ('queued', 'sending')"), sqlite_where=sa.text("status IN ('queued', 'sending')"))
 
@@ -130,7 +129,6 @@ def downgrade() -> None:
     with op.batch_alter_table('campaign_contacts', schema=None) as batch_op:
         batch_op.drop_index('ix_campaign_contacts_due', postgresql_where=sa.text("status IN ('queued', 'sending')"), sqlite_where=sa.text("status IN ('queued', 'sending')"))
         batch_op.drop_index('ix_campaign_contacts_customer_sent')
-        batch_op.drop_index('ix_campaign_contacts_campaign')
 
     op.drop_table('campaign_contacts')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
