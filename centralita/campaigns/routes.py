@@ -2,11 +2,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from centralita.api.deps import Paging, TenantContext, require
 from centralita.campaigns import consent, service, targets
-from centralita.campaigns.models import CampaignImport, ConsentSource, ContactStatus
+from centralita.campaigns.models import (
+    CampaignImport,
+    CampaignStatus,
+    ConsentSource,
+    ContactStatus,
+)
 from centralita.campaigns.schemas import (
     CampaignCreate,
     CampaignOut,
@@ -18,9 +23,12 @@ from centralita.campaigns.schemas import (
 )
 from centralita.config import Settings
 from centralita.customers.service import IdentityRules, get_customer
+from centralita.db.scoping import use_system_scope
 from centralita.errors import DomainError, NotFound
 from centralita.identity.permissions import Permission
-from centralita.web.pages import AnyPage, page_router, render, requested_locale
+from centralita.web.desk import SCRIPT_TEXTS, tenant_for
+from centralita.web.i18n import TRANSLATIONS, gettext_noop
+from centralita.web.pages import AnyPage, SignedInPage, page_router, render, requested_locale
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}", tags=["campaigns"])
 pages = page_router()
@@ -41,6 +49,26 @@ PAGE_HEADERS = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "referrer-policy": "no-referrer",
 }
+
+
+CAMPAIGN_STATES = {
+    CampaignStatus.DRAFT: gettext_noop("Draft"),
+    CampaignStatus.RUNNING: gettext_noop("Running"),
+    CampaignStatus.PAUSED: gettext_noop("Paused"),
+    CampaignStatus.FINISHED: gettext_noop("Finished"),
+}
+CONTACT_STATES = {
+    ContactStatus.QUEUED: gettext_noop("Queued"),
+    ContactStatus.SENDING: gettext_noop("Sending"),
+    ContactStatus.SENT: gettext_noop("Sent"),
+    ContactStatus.DELIVERED: gettext_noop("Delivered"),
+    ContactStatus.FAILED: gettext_noop("Failed"),
+    ContactStatus.SKIPPED: gettext_noop("Skipped"),
+    ContactStatus.OPTED_OUT: gettext_noop("Opted out"),
+    "total": gettext_noop("Total"),
+}
+IMPORTED = gettext_noop("%(imported)s rows imported and %(rejected)s refused, of %(read)s read.")
+FIX = gettext_noop("Please correct the following:")
 
 
 class UploadTooLarge(DomainError):
@@ -169,6 +197,35 @@ async def record_consent(
         detail=data.detail,
     )
     return ConsentOut.model_validate(row)
+
+
+# --- the administrators' page ------------------------------------------------------------------
+
+
+@pages.get("/admin/campaigns")
+async def campaigns_page(
+    page: SignedInPage, tenant: Annotated[str, Query(min_length=1, max_length=100)]
+) -> Response:
+    found = await tenant_for(page, tenant, Permission.CAMPAIGNS_MANAGE)
+    campaigns = await service.list_campaigns(page.session)
+    text = TRANSLATIONS[page.locale].gettext
+    script_texts = {
+        "error": text(SCRIPT_TEXTS["error"]),
+        "fix": text(FIX),
+        "imported": text(IMPORTED),
+        "states": {str(k): text(v) for k, v in CAMPAIGN_STATES.items()},
+        "statuses": {str(k): text(v) for k, v in CONTACT_STATES.items()},
+    }
+    await use_system_scope(page.session)
+    return page.render(
+        "campaigns.html",
+        {
+            "tenant": found,
+            "campaigns": campaigns,
+            "status_names": CAMPAIGN_STATES,
+            "script_texts": script_texts,
+        },
+    )
 
 
 # --- the customer's unsubscribe page and RFC 8058 one-click ------------------------------------
