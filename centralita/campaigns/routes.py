@@ -8,7 +8,6 @@ from centralita.api.deps import Paging, TenantContext, require
 from centralita.campaigns import consent, service, targets
 from centralita.campaigns.models import (
     CampaignImport,
-    CampaignStatus,
     ConsentSource,
     ContactStatus,
 )
@@ -26,8 +25,9 @@ from centralita.customers.service import IdentityRules, get_customer
 from centralita.db.scoping import use_system_scope
 from centralita.errors import DomainError, NotFound
 from centralita.identity.permissions import Permission
+from centralita.web.campaign_texts import CAMPAIGN_STATES, CONTACT_STATES, FIX, IMPORTED
 from centralita.web.desk import SCRIPT_TEXTS, tenant_for
-from centralita.web.i18n import TRANSLATIONS, gettext_noop
+from centralita.web.i18n import TRANSLATIONS
 from centralita.web.pages import AnyPage, SignedInPage, page_router, render, requested_locale
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_slug}", tags=["campaigns"])
@@ -49,26 +49,6 @@ PAGE_HEADERS = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "referrer-policy": "no-referrer",
 }
-
-
-CAMPAIGN_STATES = {
-    CampaignStatus.DRAFT: gettext_noop("Draft"),
-    CampaignStatus.RUNNING: gettext_noop("Running"),
-    CampaignStatus.PAUSED: gettext_noop("Paused"),
-    CampaignStatus.FINISHED: gettext_noop("Finished"),
-}
-CONTACT_STATES = {
-    ContactStatus.QUEUED: gettext_noop("Queued"),
-    ContactStatus.SENDING: gettext_noop("Sending"),
-    ContactStatus.SENT: gettext_noop("Sent"),
-    ContactStatus.DELIVERED: gettext_noop("Delivered"),
-    ContactStatus.FAILED: gettext_noop("Failed"),
-    ContactStatus.SKIPPED: gettext_noop("Skipped"),
-    ContactStatus.OPTED_OUT: gettext_noop("Opted out"),
-    "total": gettext_noop("Total"),
-}
-IMPORTED = gettext_noop("%(imported)s rows imported and %(rejected)s refused, of %(read)s read.")
-FIX = gettext_noop("Please correct the following:")
 
 
 class UploadTooLarge(DomainError):
