@@ -3,6 +3,7 @@
 from centralita.api import models as api_models
 from centralita.automation import models as automation_models
 from centralita.callbacks import models as callbacks_models
+from centralita.campaigns import models as campaigns_models
 from centralita.channels import models as channels_models
 from centralita.channels.email import models as email_models
 from centralita.customers import models as customers_models
@@ -50,6 +51,7 @@ MODEL_MODULES = (
     quality_models,
     knowledge_models,
     lifecycle_models,
+    campaigns_models,
 )
 
 metadata = Base.metadata

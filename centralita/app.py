@@ -23,6 +23,9 @@ from centralita.automation.routes import router as automation_router
 from centralita.automation.schedule import fire_scheduled_rule
 from centralita.callbacks import service as callbacks
 from centralita.callbacks.routes import router as callbacks_router
+from centralita.campaigns.routes import pages as campaign_pages
+from centralita.campaigns.routes import router as campaigns_router
+from centralita.channels.campaigns import run_campaign_dispatcher
 from centralita.channels.chat.routes import router as chat_router
 from centralita.channels.chat.transcript import transcript_handlers
 from centralita.channels.email.imap import ImapPoller
@@ -180,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.append(asyncio.create_task(worker.run()))
             background.append(asyncio.create_task(WebhookDispatcher(db, settings).run()))
             background.append(asyncio.create_task(NluTrainer(db).run()))
+            background.append(asyncio.create_task(run_campaign_dispatcher(db, settings)))
         if settings.demo_traffic:
             background.append(asyncio.create_task(DemoTraffic(db, settings).run()))
         if settings.imap_host is not None and settings.imap_address is not None:
@@ -243,6 +247,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_pages)
     app.include_router(automation_pages)
     app.include_router(webhooks_pages)
+    app.include_router(campaigns_router)
+    app.include_router(campaign_pages)
     app.include_router(desk_router)
     app.include_router(wallboard_router)
     app.include_router(admin_router)

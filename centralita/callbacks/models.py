@@ -36,6 +36,7 @@ class CallbackSource(StrEnum):
     PORTAL = "portal"
     IVR = "ivr"
     API = "api"
+    CAMPAIGN = "campaign"
 
 
 class Callback(TenantEntity, Base):

@@ -38,6 +38,7 @@ class Permission(StrEnum):
     KNOWLEDGE_PUBLISH = "knowledge.publish"
     KNOWLEDGE_MANAGE = "knowledge.manage"
     NLU_MANAGE = "nlu.manage"
+    CAMPAIGNS_MANAGE = "campaigns.manage"
 
 
 _AGENT = {
@@ -65,6 +66,7 @@ _SUPERVISOR = _AGENT | {
     Permission.KNOWLEDGE_PUBLISH,
     Permission.KNOWLEDGE_MANAGE,
     Permission.NLU_MANAGE,
+    Permission.CAMPAIGNS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

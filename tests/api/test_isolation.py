@@ -342,6 +342,11 @@ async def _nlu_training(tenant: TenantFixture) -> str:
         return str(run.id)
 
 
+async def _campaign(tenant: TenantFixture) -> str:
+    body = {"name": MARKER, "templates": {"sms": {"es": MARKER}}}
+    return await _created(tenant, "/campaigns", body)
+
+
 OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "user_id": _member,
     "token_id": _api_token,
@@ -376,6 +381,7 @@ OBJECT_FACTORIES: dict[str, Callable[[TenantFixture], Awaitable[str]]] = {
     "intent_id": _nlu_intent,
     "export_id": _export,
     "training_id": _nlu_training,
+    "campaign_id": _campaign,
 }
 
 CUSTOMER = f"{TENANT_PREFIX}/customers/{{customer_id}}"
@@ -458,6 +464,10 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{ARTICLE}/insertions"): {},
     ("PATCH", f"{TENANT_PREFIX}/nlu/intents/{{intent_id}}"): {"queue": "general"},
     ("POST", f"{CUSTOMER}/erasure"): {"reason": "isolation"},
+    ("POST", f"{TENANT_PREFIX}/campaigns/{{campaign_id}}/targets"): {},
+    ("POST", f"{TENANT_PREFIX}/campaigns/{{campaign_id}}/start"): {},
+    ("POST", f"{TENANT_PREFIX}/campaigns/{{campaign_id}}/pause"): {},
+    ("PUT", f"{CUSTOMER}/consents"): {"channel": "sms", "granted": False},
 }
 
 

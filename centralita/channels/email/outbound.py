@@ -11,7 +11,8 @@ receiving systems use to recognise a duplicate.
 
 import html as html_module
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -79,6 +80,8 @@ class Outgoing:
     message_ref: uuid.UUID | None = None
     # "auto-replied" or "auto-generated" for mail no person wrote (RFC 3834).
     automatic: str | None = None
+    # More header fields, such as a campaign's List-Unsubscribe (RFC 2369, RFC 8058).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 async def send_once(
@@ -163,6 +166,8 @@ def compose(
         mime["Auto-Submitted"] = outgoing.automatic
         # Other responders keep quiet too (Microsoft's convention).
         mime["X-Auto-Response-Suppress"] = "All"
+    for name, value in outgoing.headers.items():
+        mime[name] = value
     mime.set_content(outgoing.text)
     mime.add_alternative(outgoing.html or text_as_html(outgoing.text), subtype="html")
     return mime

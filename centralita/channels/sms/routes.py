@@ -3,12 +3,13 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from centralita.campaigns.consent import keyword_of, opt_out_by_text, reply_for
 from centralita.channels.inbound import Inbound, receive
 from centralita.channels.models import AddressChannel
 from centralita.channels.voice.twiml import TwiML
 from centralita.channels.voice.webhook import verified_webhook
 from centralita.customers.models import IdentityKind
-from centralita.customers.service import IdentityRules
+from centralita.customers.service import IdentityRules, checked_identity, find_or_create
 from centralita.errors import InvalidInput
 from centralita.interactions.models import Channel
 from centralita.interactions.schemas import MAX_TEXT
@@ -24,7 +25,17 @@ async def incoming(request: Request) -> Response:
     if not text or not sid:
         raise InvalidInput("An SMS needs a MessageSid and a Body")
     rules = IdentityRules.for_tenant(hook.tenant, request.app.state.settings.secret_key)
+    keyword = keyword_of(text)
     async with request.app.state.db.tenant_session(hook.tenant.id) as session:
+        if keyword is not None:
+            # STOP, BAJA ...: honoured at once and confirmed, as carriers expect; not work for
+            # an agent.
+            phone = checked_identity(IdentityKind.PHONE, hook.get("From") or "", rules, "From")
+            found = await find_or_create(session, hook.tenant.id, IdentityKind.PHONE, phone)
+            await opt_out_by_text(session, hook.tenant, found.customer, keyword, text)
+            await session.commit()
+            reply = reply_for(keyword, hook.tenant, found.customer.language)
+            return TwiML().verb("Message", reply).response()
         steering = await steer(session, hook.tenant.id, text)
         await receive(
             session,
