@@ -93,13 +93,14 @@ ADMIN_TEXTS = {
         "Events of the last day examined: %(events)s. The rule would have fired on: %(matches)s."
     ),
     "dry_run_none": gettext_noop("It would not have fired on any of them."),
+    "training_step": gettext_noop("%(step)s: %(done)s of %(total)s"),
+    "training_queued": gettext_noop("Waiting for the trainer…"),
 }
 
 DELIVERY_STATUS_NAMES = {
     "pending": gettext_noop("Being sent"),
     "delivered": gettext_noop("Delivered"),
-    "training_step": gettext_noop("%(step)s: %(done)s of %(total)s"),
-    "training_queued": gettext_noop("Waiting for the trainer…"),
+    "failed": gettext_noop("Failed"),
 }
 # The trainer's steps (centralita/nlu/classifier.py), as the progress bar names them.
 TRAINING_STEPS = {

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from centralita.app import job_handlers
 from centralita.channels.email.models import Direction, EmailRecord, EmailStatus
@@ -28,7 +28,11 @@ CUSTOMER = "laura.perez@cliente.example"
 
 
 @pytest.fixture
-def worker_for(settings: Settings, sink: Sink, db: Database) -> Callable[..., JobWorker]:
+async def worker_for(settings: Settings, sink: Sink, db: Database) -> Callable[..., JobWorker]:
+    # Tests share one database: mail other tests left queued would reach this test's sink.
+    async with db.system_session() as session:
+        await session.execute(delete(Job))
+        await session.commit()
     relayed = settings.model_copy(
         update={"smtp_relay_host": "127.0.0.1", "smtp_relay_port": sink.port}
     )
