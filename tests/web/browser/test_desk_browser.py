@@ -145,11 +145,6 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
     assert [m["author_kind"] for m in done["messages"]][:2] == ["customer", "agent"]
 
 
-@pytest.mark.skip(
-    reason="flaky: Ana is the only agent who can serve the queue she transfers to, so rule E6 "
-    "may offer the work straight back to her while the page removes its tab; the test needs a "
-    "colleague who serves that queue (see the session 4 note)"
-)
 async def test_tickets_transfers_and_the_supervisors_actions(
     world: World, settings: Settings, backend: str, artifacts_dir: Path
 ) -> None:
@@ -157,8 +152,17 @@ async def test_tickets_transfers_and_the_supervisors_actions(
     agent = await world.agent(name="Ana Agente", presence="offline")  # type: ignore[arg-type]
     boss = await make_user(tenant.app, tenant.db, [(tenant, Role.SUPERVISOR)], name="Sara Jefa")
     admin = await tenant.client()
+    # A skill Ana lacks: work transferred there waits for someone else (were she able to take
+    # it, rule E6 would offer it straight back to her, the only agent).
+    claims = await admin.post(tenant.url("/skills"), json={"name": "reclamaciones"})
+    assert claims.status_code == 201, claims.text
     other = await admin.post(
-        tenant.url("/queues"), json={"name": "reclamaciones", "channels": ["chat", "email"]}
+        tenant.url("/queues"),
+        json={
+            "name": "reclamaciones",
+            "channels": ["chat", "email"],
+            "skills": [{"skill_id": claims.json()["id"]}],
+        },
     )
     assert other.status_code == 201, other.text
     shots = artifacts_dir / "agent-desktop"
@@ -216,8 +220,9 @@ async def test_tickets_transfers_and_the_supervisors_actions(
 
             wall = await open_page(browser)
             await sign_in(wall.page, base, boss, f"/supervisor?tenant={tenant.slug}")
-            waiting = wall.page.locator(".waiting li").filter(has_text="Rosa Díaz")
-            await expect(waiting).to_contain_text("reclamaciones", timeout=10_000)
+            # Her chat waits in the queue it went to; the ticket made from it is work of its own.
+            waiting = wall.page.locator(".waiting li").filter(has_text="Recibo duplicado")
+            await expect(waiting).to_contain_text("Rosa Díaz · reclamaciones", timeout=10_000)
             await waiting.get_by_label("Move to queue").select_option("soporte")
             await waiting.get_by_role("button", name="Move").click()
             await expect(page.locator(".offer-customer")).to_have_text("Rosa Díaz", timeout=15_000)

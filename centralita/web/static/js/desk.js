@@ -86,7 +86,12 @@ function chime() {
 
 async function loadDetail(entry) {
   const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}`);
-  entry.detail = await api("GET", path);
+  const detail = await api("GET", path);
+  // A message the socket delivered while this request was in flight is newer than its answer.
+  const fetched = new Set((detail.messages || []).map((message) => message.id));
+  const delivered = (entry.detail?.messages || []).filter((message) => !fetched.has(message.id));
+  detail.messages = [...(detail.messages || []), ...delivered];
+  entry.detail = detail;
   if (!entry.customer) {
     const customerPath = tenantPath(entry.item.tenant_slug, `/customers/${entry.item.customer_id}`);
     entry.customer = await api("GET", customerPath);
