@@ -48,7 +48,8 @@ ADDRESS_KIND = {
     ContactChannel.EMAIL: IdentityKind.EMAIL,
 }
 LEASE = timedelta(minutes=2)
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# A campaign template names its values as {name}: the customer's name or a column of the CSV.
+TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 # Statuses that count against the frequency cap: messages that went or are going out.
 REACHED = (ContactStatus.SENDING, ContactStatus.SENT, ContactStatus.DELIVERED)
 
@@ -275,7 +276,7 @@ def idempotency_key(contact_id: uuid.UUID) -> str:
 
 def render(template: str, variables: Mapping[str, Any]) -> str:
     """``{name}`` and the like replaced by the contact's values; unknown ones left as written."""
-    return PLACEHOLDER.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
+    return TEMPLATE_FIELD.sub(lambda m: str(variables.get(m.group(1), m.group(0))), template)
 
 
 def _language(customer: Customer, texts: Mapping[str, str], campaign: Campaign, hint: Any) -> str:
