@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from centralita.db.base import new_id
 from centralita.errors import Conflict, NotFound
 from centralita.events.service import record_audit
-from centralita.interactions.service import sanitise_html
+from centralita.interactions.models import Interaction
+from centralita.interactions.service import announce_change, sanitise_html
 from centralita.sla.service import SlaEvent
 from centralita.tickets.desk import Desk
-from centralita.tickets.effects import announce, track
+from centralita.tickets.effects import OPEN_WORK, announce, track
 from centralita.tickets.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -66,6 +67,41 @@ async def lock_tickets(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[
         .execution_options(populate_existing=True)
     )
     return {ticket.id: ticket for ticket in (await session.execute(query)).scalars()}
+
+
+async def locked_conversation(
+    session: AsyncSession, interaction_id: uuid.UUID
+) -> Interaction | None:
+    """The conversation, locked, if the scoped tenant has it."""
+    query = select(Interaction).where(Interaction.id == interaction_id).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def file_conversation(
+    session: AsyncSession, desk: Desk, ticket: Ticket, interaction: Interaction
+) -> None:
+    """Make a conversation part of a ticket (an agent files a chat or a call under the case it
+    is about); it leaves the ticket it belonged to before, and both histories say so."""
+    if interaction.ticket_id == ticket.id:
+        return
+    earlier = interaction.ticket_id
+    interaction.ticket_id = ticket.id
+    if earlier is not None:
+        previous = await get_ticket(session, earlier)
+        detached = {"interaction_id": interaction.id}
+        audit(session, desk, previous, "ticket.conversation_detached", detached, None)
+    audit(
+        session,
+        desk,
+        ticket,
+        "ticket.conversation_attached",
+        {"ticket_id": earlier},
+        {"interaction_id": interaction.id},
+    )
+    if interaction.state in OPEN_WORK:
+        # Routing reads the ticket's SLA deadline for work that is still open.
+        announce_change(session, interaction)
+    announce(session, desk, "ticket.conversation_attached", ticket, interaction_id=interaction.id)
 
 
 def refuse_closed(desk: Desk, ticket: Ticket) -> None:

@@ -18,8 +18,10 @@ from centralita.tickets.effects import OPEN_WORK, announce, track
 from centralita.tickets.lifecycle import (
     add_message,
     audit,
+    file_conversation,
     get_ticket,
     lock_tickets,
+    locked_conversation,
     move_status,
     refuse_closed,
 )
@@ -232,40 +234,13 @@ async def post_major_update(
 async def attach_conversation(
     session: AsyncSession, desk: Desk, ticket_id: uuid.UUID, interaction_id: uuid.UUID
 ) -> Ticket:
-    """Make a conversation part of a ticket (an agent files a chat or a call under the case it
-    is about); it leaves the ticket it belonged to before, and both histories say so."""
+    """File a conversation under a ticket, taking it from the ticket it was under before."""
     ticket = await get_ticket(session, ticket_id, for_update=True)
     _refuse_merged(desk, ticket)
     refuse_closed(desk, ticket)
-    query = select(Interaction).where(Interaction.id == interaction_id).with_for_update()
-    interaction = (await session.execute(query)).scalar_one_or_none()
+    interaction = await locked_conversation(session, interaction_id)
     if interaction is None:
         raise InvalidInput.on_field("body.interaction_id", "No such conversation")
-    if interaction.ticket_id == ticket.id:
-        return ticket
-    earlier = interaction.ticket_id
-    interaction.ticket_id = ticket.id
-    if earlier is not None:
-        previous = await get_ticket(session, earlier)
-        audit(
-            session,
-            desk,
-            previous,
-            "ticket.conversation_detached",
-            {"interaction_id": interaction.id},
-            None,
-        )
-    audit(
-        session,
-        desk,
-        ticket,
-        "ticket.conversation_attached",
-        {"ticket_id": earlier},
-        {"interaction_id": interaction.id},
-    )
-    if interaction.state in OPEN_WORK:
-        # Routing reads the ticket's SLA deadline for work that is still open.
-        announce_change(session, interaction)
-    announce(session, desk, "ticket.conversation_attached", ticket, interaction_id=interaction.id)
+    await file_conversation(session, desk, ticket, interaction)
     await session.flush()
     return ticket

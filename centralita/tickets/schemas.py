@@ -82,6 +82,13 @@ class TicketCreate(Strict):
         default=None, description="Chosen by hand; left out, the tenant's matrix decides"
     )
     parent_id: uuid.UUID | None = None
+    conversation_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "The requester's conversation this ticket is about: it is filed under the ticket and,"
+            " while it is still open, it is the ticket's work, so no second work item is queued"
+        ),
+    )
 
     _lists = field_validator("followers", "tags")(unique_items)
 

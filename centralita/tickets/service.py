@@ -28,14 +28,16 @@ from centralita.tickets.catalog import (
     team_exists,
 )
 from centralita.tickets.desk import Desk
-from centralita.tickets.effects import announce, queue_work, track
+from centralita.tickets.effects import OPEN_WORK, announce, queue_work, track
 from centralita.tickets.fields import checked_custom_fields, missing_required, required_fields
 from centralita.tickets.lifecycle import (
     SLA_FIELDS,
     add_message,
     after_status_change,
     audit,
+    file_conversation,
     get_ticket,
+    locked_conversation,
     move_status,
     refuse_closed,
     refuse_transition,
@@ -168,6 +170,15 @@ async def create_ticket(session: AsyncSession, desk: Desk, data: TicketCreate) -
     requester = await live_customer(session, data.requester_id)
     if requester is None:
         errors.append(FieldError("body.requester_id", "No such customer"))
+    conversation = None
+    if data.conversation_id is not None:
+        conversation = await locked_conversation(session, data.conversation_id)
+        if conversation is None:
+            errors.append(FieldError("body.conversation_id", "No such conversation"))
+        elif requester is not None and conversation.customer_id != requester.id:
+            errors.append(
+                FieldError("body.conversation_id", "The conversation is with another customer")
+            )
     subject = _subject(data, template, requester, desk)
     if subject is None:
         errors.append(FieldError("body.subject", "Give a subject, or a template that has one"))
@@ -213,8 +224,12 @@ async def create_ticket(session: AsyncSession, desk: Desk, data: TicketCreate) -
         )
     audit(session, desk, ticket, "ticket.created", None, _snapshot(ticket, data.followers))
     await track(session, desk, ticket, now, SlaEvent.CREATED, requester=requester)
-    await queue_work(session, desk, ticket)
+    if conversation is not None:
+        await file_conversation(session, desk, ticket, conversation)
+    if conversation is None or conversation.state not in OPEN_WORK:
+        await queue_work(session, desk, ticket)
     announce(session, desk, "ticket.created", ticket)
+    await session.flush()
     return ticket
 
 

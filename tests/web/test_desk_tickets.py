@@ -4,8 +4,10 @@ customer panel then shows, and the reply macros rendered for that ticket's custo
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from centralita.config import Settings
+from centralita.interactions.models import Interaction, InteractionState
 from tests.conftest import TenantFixture
 from tests.routing.world import World, agent_client, make_world
 
@@ -112,6 +114,75 @@ async def test_a_conversation_is_filed_under_a_ticket_and_moved_to_another(
         json={"interaction_id": theirs.json()["id"]},
     )
     assert foreign.status_code == 422
+    await http.aclose()
+
+
+async def _ticket_work(world: World, ticket_id: str) -> list[Interaction]:
+    async with world.db.tenant_session(world.tenant.id) as session:
+        query = select(Interaction).where(Interaction.ticket_id == uuid.UUID(ticket_id))
+        return list((await session.execute(query)).scalars())
+
+
+async def test_a_ticket_made_from_an_open_conversation_is_worked_in_that_conversation(
+    world: World, tenant_b: TenantFixture
+) -> None:
+    agent = await world.agent(name="Ana Agente")
+    http = await agent_client(world, agent)
+    work_id = await world.arrive()
+    customer = str((await world.interaction(work_id)).customer_id)
+
+    made = await http.post(
+        world.tenant.url("/tickets"),
+        json={
+            "requester_id": customer,
+            "subject": "Tarjeta bloqueada",
+            "channel": "chat",
+            "conversation_id": str(work_id),
+        },
+    )
+    assert made.status_code == 201, made.text
+    ticket = made.json()
+    # The chat is the ticket's work: nothing else waits in the queue beside it.
+    assert [item.id for item in await _ticket_work(world, ticket["id"])] == [work_id]
+    history = (await http.get(world.tenant.url(f"/tickets/{ticket['id']}/history"))).json()
+    assert "ticket.conversation_attached" in [entry.get("action") for entry in history]
+
+    # Once the conversation is over, a ticket made from it is follow-up work of its own.
+    async with world.db.tenant_session(world.tenant.id) as session:
+        ended = await session.get(Interaction, (world.tenant.id, work_id))
+        assert ended is not None
+        ended.state = InteractionState.ENDED
+        await session.commit()
+    follow_up = await http.post(
+        world.tenant.url("/tickets"),
+        json={"requester_id": customer, "subject": "Seguimiento", "conversation_id": str(work_id)},
+    )
+    assert follow_up.status_code == 201, follow_up.text
+    work = await _ticket_work(world, follow_up.json()["id"])
+    assert len(work) == 2
+    assert {item.state for item in work} == {InteractionState.ENDED, InteractionState.QUEUED}
+
+    # Someone else's conversation, another tenant's, or none at all: a field error, no ticket.
+    other_customer = (await world.interaction(await world.arrive())).customer_id
+    admin_b = await tenant_b.client()
+    theirs = await admin_b.post(
+        tenant_b.url("/interactions"),
+        json={"channel": "chat", "identity": {"kind": "email", "value": "b@example.com"}},
+    )
+    assert theirs.status_code == 201, theirs.text
+    before = (await http.get(world.tenant.url("/tickets"))).json()["items"]
+    for requester, conversation in (
+        (str(other_customer), str(work_id)),
+        (customer, theirs.json()["id"]),
+        (customer, str(uuid.uuid4())),
+    ):
+        refused = await http.post(
+            world.tenant.url("/tickets"),
+            json={"requester_id": requester, "subject": "x", "conversation_id": conversation},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "body.conversation_id"
+    assert (await http.get(world.tenant.url("/tickets"))).json()["items"] == before
     await http.aclose()
 
 

@@ -220,9 +220,13 @@ async def test_tickets_transfers_and_the_supervisors_actions(
 
             wall = await open_page(browser)
             await sign_in(wall.page, base, boss, f"/supervisor?tenant={tenant.slug}")
-            # Her chat waits in the queue it went to; the ticket made from it is work of its own.
+            # Her chat waits in the queue it went to, and it is the only work for her: the
+            # ticket made from it is worked in the chat, not queued beside it.
             waiting = wall.page.locator(".waiting li").filter(has_text="Recibo duplicado")
             await expect(waiting).to_contain_text("Rosa Díaz · reclamaciones", timeout=10_000)
+            await expect(
+                wall.page.locator(".waiting li").filter(has_text="Rosa Díaz")
+            ).to_have_count(1)
             await waiting.get_by_label("Move to queue").select_option("soporte")
             await waiting.get_by_role("button", name="Move").click()
             await expect(page.locator(".offer-customer")).to_have_text("Rosa Díaz", timeout=15_000)

@@ -484,13 +484,15 @@ async function createTicket(entry, form) {
     subject: form.subject.value.trim(),
     description: form.description.value.trim(),
     channel: entry.item.channel,
+    // Filed under the new ticket, this conversation is the ticket's work: nothing else is queued.
+    conversation_id: entry.item.interaction_id,
   };
   try {
     const ticket = await api("POST", tenantPath(entry.item.tenant_slug, "/tickets"), body);
     form.reset();
     form.closest("details").open = false;
     status(entry, format(T.ticket_created, { ref: ticket.reference }));
-    await attach(entry, ticket.id);
+    await showFiled(entry);
   } catch (error) {
     showError(error);
   }
@@ -499,9 +501,13 @@ async function createTicket(entry, form) {
 async function attach(entry, ticketId) {
   const path = tenantPath(entry.item.tenant_slug, `/tickets/${ticketId}/conversations`);
   const ticket = await api("POST", path, { interaction_id: entry.item.interaction_id });
+  await showFiled(entry);
+  return ticket;
+}
+
+async function showFiled(entry) {
   await loadDetail(entry);
   if (selected === entry.item.interaction_id) await select(selected);
-  return ticket;
 }
 
 async function fileUnder(entry, ticketId) {
