@@ -15,6 +15,7 @@ import random
 import uuid
 from collections.abc import Mapping
 
+from faker import Faker
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,7 @@ from centralita.channels.chat import service as chat
 from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.config import Settings
 from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
-from centralita.customers.service import IdentityRules
+from centralita.customers.service import IdentityRules, find_or_create
 from centralita.db.engine import Database
 from centralita.db.scoping import use_system_scope, use_tenant_scope
 from centralita.errors import DomainError
@@ -54,6 +55,10 @@ HUMAN_LOGINS = frozenset(
 LIVE_CHANNELS = {Channel.VOICE: 5, Channel.CHAT: 3, Channel.EMAIL: 2, Channel.SMS: 1}
 MEAN_SECONDS_BETWEEN_ARRIVALS = 8.0
 SHARE_OF_AGENTS_SIGNED_IN = 0.6
+# Returning customers are offered to the agent who served them last (affinity), who is nearly
+# always someone in the simulated pool; first contacts go to the best-skilled agent available,
+# which is how the person trying the demo gets work.
+FIRST_CONTACT_SHARE = 0.4
 SECONDS_TO_ANSWER = (1.0, 4.0)
 HANDLE_SECONDS_MEDIAN = 45.0
 PATIENCE_SECONDS = (40.0, 240.0)
@@ -160,6 +165,9 @@ class DemoTraffic:
         self.db = db
         self.settings = settings
         self.rng = random.Random(seed)
+        self.fakers = {"es": Faker("es_ES"), "en": Faker("en_GB")}
+        for fake in self.fakers.values():
+            fake.seed_instance(seed)
         self.next_arrival = 0.0
         # When each pool agent's piece of work moves on (answered, then wrapped up).
         self.due: dict[uuid.UUID, float] = {}
@@ -205,11 +213,17 @@ class DemoTraffic:
             tenant = self.rng.choice(tenants)
             names = [q.name for q in queues if q.tenant_id == tenant.id]
             await use_tenant_scope(session, tenant.id)
-            customer = (
-                await session.execute(
-                    select(Customer).order_by(Customer.id).offset(self.rng.randrange(100)).limit(1)
-                )
-            ).scalar()
+            if self.rng.random() < FIRST_CONTACT_SHARE:
+                customer: Customer | None = await self._first_contact(session, tenant)
+            else:
+                customer = (
+                    await session.execute(
+                        select(Customer)
+                        .order_by(Customer.id)
+                        .offset(self.rng.randrange(100))
+                        .limit(1)
+                    )
+                ).scalar()
             if customer is None or not names:
                 return
             channel = self.rng.choices(list(LIVE_CHANNELS), weights=list(LIVE_CHANNELS.values()))[0]
@@ -235,6 +249,14 @@ class DemoTraffic:
                 rules,
             )
             await session.commit()
+
+    async def _first_contact(self, session: AsyncSession, tenant: Tenant) -> Customer:
+        """Someone who never contacted the company before, known by a new email address."""
+        fake = self.fakers[tenant.default_locale]
+        name = fake.name()
+        email = f"{fake.user_name()}.{self.rng.randrange(10**6)}@example.com"
+        found = await find_or_create(session, tenant.id, IdentityKind.EMAIL, email, name)
+        return found.customer
 
     async def _chat(
         self,

@@ -20,7 +20,7 @@ from centralita.identity import service as identity
 from centralita.identity.models import Membership, User
 from centralita.interactions import service as interactions
 from centralita.interactions.models import Channel
-from centralita.interactions.schemas import IdentityIn, InteractionCreate
+from centralita.interactions.schemas import InteractionCreate
 from centralita.journey.service import customer_360
 from centralita.routing import work
 from centralita.routing.engine import Presence
@@ -113,13 +113,15 @@ async def test_the_person_trying_the_demo_is_offered_work_before_the_simulated_p
         runner = RoutingRunner(db, clock=time.time)
         await runner.rebuild()
         async with db.tenant_session(tenant.id) as session:
+            # A first contact: a returning customer would go to whoever served them last.
+            newcomer = await traffic._first_contact(session, tenant)
             thread = await interactions.create_interaction(
                 session,
                 tenant,
                 Actor(label="demo customer"),
                 InteractionCreate(
                     channel=Channel.CHAT,
-                    identity=IdentityIn(kind="email", value="nueva@example.com"),
+                    customer_id=newcomer.id,
                     language=tenant.default_locale,
                 ),
                 IdentityRules.for_tenant(tenant, settings.secret_key),
