@@ -111,6 +111,27 @@ SCRIPT_TEXTS = {
 }
 
 
+# What self-service collects (the IVR, the chat's pre-chat form, the portal, rules), named for the
+# agent; the script shows any other field by its key.
+SELF_SERVICE_FIELDS = {
+    "field_name": gettext_noop("Name"),
+    "field_email": gettext_noop("Email"),
+    "field_phone": gettext_noop("Phone"),
+    "field_topic": gettext_noop("Topic"),
+    "field_said": gettext_noop("What the customer said"),
+    "field_keyed": gettext_noop("Keys pressed"),
+    "field_intent": gettext_noop("Intent"),
+    "field_confidence": gettext_noop("Confidence"),
+    "field_self_service": gettext_noop("Self-service used"),
+    "field_ticket": gettext_noop("Ticket"),
+    "field_status": gettext_noop("Ticket status"),
+    "field_number": gettext_noop("Number to call back"),
+    "field_requested_at": gettext_noop("Requested for"),
+    "field_source": gettext_noop("Source"),
+    "field_event_type": gettext_noop("Set off by"),
+}
+
+
 # Refusals the desk explains in the agent's language, by the problem's type (its last segment,
 # dashes as underscores); any other refusal shows the API's own detail.
 PROBLEM_TEXTS = {
@@ -162,7 +183,7 @@ async def agent_desktop(page: SignedInPage) -> Response:
             "reasons": REASON_LABELS,
             "dispositions": DISPOSITIONS,
             "tenant_names": {tenant.slug: tenant.name for tenant in tenants},
-            "script_texts": texts(page, SCRIPT_TEXTS | PROBLEM_TEXTS),
+            "script_texts": texts(page, SCRIPT_TEXTS | PROBLEM_TEXTS | SELF_SERVICE_FIELDS),
         },
     )
 

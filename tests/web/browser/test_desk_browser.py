@@ -67,7 +67,13 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
                     "language": "es",
                     "subject": XSS,
                     "topic": "tarjeta",
-                    "self_service_context": {"intent": "card_limit", "said": XSS},
+                    "self_service_context": {
+                        "intent": "card_limit",
+                        "confidence": 0.87,
+                        "said": XSS,
+                        "prechat": {"email": "xss@example.com", "topic": "Límite"},
+                        "callback_for": "0192f0c4-7a3e-7bb1-9a55-3a2f1c0d4e5f",
+                    },
                     "message": {"text": XSS},
                 },
             )
@@ -85,7 +91,13 @@ async def test_an_agent_takes_a_chat_from_offer_to_wrap_up(
             await expect(tab).to_contain_text(XSS)
             panel = page.get_by_role("tabpanel")
             await expect(panel.locator(".message-customer .message-text")).to_have_text(XSS)
-            await expect(panel.locator(".self-service")).to_contain_text("card_limit")
+            # What the bot collected reads as labelled fields, not as data.
+            collected = panel.locator(".self-service div")
+            await expect(collected.filter(has_text="Intent")).to_have_text("Intentcard_limit")
+            await expect(collected.filter(has_text="Confidence")).to_have_text("Confidence87 %")
+            await expect(collected.filter(has_text="Topic")).to_have_text("TopicLímite")
+            await expect(collected.filter(has_text="What the customer said")).to_contain_text(XSS)
+            await expect(collected).to_have_count(5)
             side = page.locator("#customer-side")
             await expect(side.get_by_role("heading", level=2)).to_have_text(XSS)
 

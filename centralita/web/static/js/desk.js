@@ -310,18 +310,36 @@ async function renderMacros(entry) {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+// What self-service collected, as labelled rows: groups (the chat's pre-chat form) are flattened,
+// empty values and internal ids are left out, and known fields are named in the agent's language.
+function selfServiceRows(context, rows = []) {
+  for (const [key, value] of Object.entries(context)) {
+    if (value === null || value === "" || (typeof value === "string" && UUID.test(value))) continue;
+    if (typeof value === "object" && !Array.isArray(value)) selfServiceRows(value, rows);
+    else rows.push([T[`field_${key}`] || key.replaceAll("_", " "), shownValue(key, value)]);
+  }
+  return rows;
+}
+
+function shownValue(key, value) {
+  if (key === "confidence" && typeof value === "number") return `${Math.round(value * 100)} %`;
+  if (typeof value === "string" && ISO_TIME.test(value)) {
+    return new Date(value).toLocaleString(document.documentElement.lang);
+  }
+  return Array.isArray(value) ? value.join(", ") : String(value);
+}
+
 function renderSelfService(panel, context) {
   const list = panel.querySelector(".self-service");
-  const keys = Object.keys(context);
-  list.hidden = keys.length === 0;
+  const rows = selfServiceRows(context);
+  list.hidden = rows.length === 0;
   list.querySelectorAll("div").forEach((node) => node.remove());
-  for (const key of keys) {
+  for (const [label, value] of rows) {
     const row = document.createElement("div");
-    const value = context[key];
-    row.append(
-      text(document.createElement("dt"), key),
-      text(document.createElement("dd"), typeof value === "string" ? value : JSON.stringify(value)),
-    );
+    row.append(text(document.createElement("dt"), label), text(document.createElement("dd"), value));
     list.append(row);
   }
 }
