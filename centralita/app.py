@@ -149,7 +149,7 @@ def job_handlers(settings: Settings) -> dict[str, JobHandler]:
         **callbacks.JOB_HANDLERS,
         **knowledge_signals.JOB_HANDLERS,
         **lifecycle.JOB_HANDLERS,
-        JobKind.LIFECYCLE_EXPORT: lifecycle_export.export_handler(settings.export_dir),
+        **lifecycle_export.export_handlers(settings.export_dir),
     }
     provider = Provider(settings.telephony_api_base_url)
     senders: dict[Channel, Sender] = {Channel.SMS: sms_sender(provider)}

@@ -53,6 +53,8 @@ class JobKind(StrEnum):
     LIFECYCLE_RETENTION = "lifecycle.retention"
     # A full export of a tenant's data is written to disk (ref_id: the export).
     LIFECYCLE_EXPORT = "lifecycle.export"
+    # A ready export's archive has been kept long enough and is deleted (ref_id: the export).
+    LIFECYCLE_EXPORT_EXPIRY = "lifecycle.export_expiry"
     # A tenant's model is to be trained (ref_id: the nlu training run); the nlu trainer consumes
     # it (centralita/nlu/trainer.py).
     NLU_TRAINING = "nlu.training"

@@ -4,8 +4,10 @@ A request writes a ``lifecycle_exports`` row and a ``lifecycle.export`` job; the
 worker, streams every tenant-owned table into ``<table>.jsonl`` (one JSON object per row, read in
 batches so a large tenant never sits in memory) and every email's original form into
 ``emails/<id>.eml``, then renames the finished file into place: a half-written archive is never
-offered. The rows are read in the tenant's scope, so the session filter and, on PostgreSQL,
-row-level security both keep other tenants' rows out.
+offered. All tables are read in one snapshot, so the archive is consistent with itself. A
+``lifecycle.export_expiry`` job, scheduled with the ready archive, deletes it after ``KEEP_FOR``.
+The rows are read in the tenant's scope, so the session filter and, on PostgreSQL, row-level
+security both keep other tenants' rows out.
 
 Left out on purpose: credentials (API token hashes, webhook signing secrets, provider tokens in
 channel settings), replayable responses of idempotency keys, and binary columns (an email
@@ -17,21 +19,21 @@ import contextlib
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import LargeBinary, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapper
 
 from centralita.channels.email.models import EmailRecord
 from centralita.db.base import Base, TenantScoped
-from centralita.db.scoping import use_tenant_scope
+from centralita.db.scoping import use_tenant_scope, use_tenant_scope_sync
 from centralita.errors import Conflict, NotFound
-from centralita.events.service import Actor, record_audit
+from centralita.events.service import SYSTEM, Actor, record_audit
 from centralita.identity.models import Membership, User
 from centralita.jobs.models import Job, JobKind
 from centralita.jobs.service import schedule
@@ -40,6 +42,9 @@ from centralita.lifecycle.models import ExportStatus, TenantExport
 from centralita.tenancy.models import Tenant
 
 ROWS_PER_READ = 1000
+# A ready archive is deleted after this: it holds all of a tenant's personal data, and a
+# handover is downloaded in days. A new export can be requested at any time.
+KEEP_FOR = timedelta(days=7)
 EXCLUDED_TABLES = frozenset({"api_tokens", "idempotency_keys", "lifecycle_exports"})
 SECRET_COLUMNS = frozenset({("webhook_subscriptions", "secret")})
 # Provider credentials kept inside a channel address's settings.
@@ -215,7 +220,57 @@ async def write_archive(
     return counts
 
 
-def export_handler(directory: Path) -> JobHandler:
+@contextlib.asynccontextmanager
+async def _snapshot(session: AsyncSession, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """A session reading the tenant as of one instant, for the whole archive.
+
+    On PostgreSQL, a connection of its own in one ``REPEATABLE READ, READ ONLY`` transaction: a
+    ticket written while the export runs is in every table or in none, and the job's own
+    transaction keeps its isolation. On SQLite the job's transaction already is one snapshot
+    (it holds the write lock, so nothing changes under it).
+    """
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+        yield session
+        return
+    frozen = bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    async with AsyncSession(frozen) as reader:
+        use_tenant_scope_sync(reader, tenant_id)
+        yield reader
+
+
+def export_handlers(directory: Path) -> dict[str, JobHandler]:
+    """The export job, and the one that deletes its archive when it has been kept long enough."""
+    return {
+        JobKind.LIFECYCLE_EXPORT: _export_handler(directory),
+        JobKind.LIFECYCLE_EXPORT_EXPIRY: _expiry_handler(directory),
+    }
+
+
+def _expiry_handler(directory: Path) -> JobHandler:
+    async def expire_export(session: AsyncSession, job: Job, now: datetime) -> None:
+        """The ``lifecycle.export_expiry`` job: delete a ready archive, mark the export expired."""
+        found = await session.execute(select(TenantExport).where(TenantExport.id == job.ref_id))
+        export = found.scalar_one_or_none()
+        if export is None or export.status != ExportStatus.READY or export.file_name is None:
+            return
+        path = directory / str(export.tenant_id) / export.file_name
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        export.status = ExportStatus.EXPIRED
+        export.file_name = None
+        await session.flush()
+        record_audit(
+            session,
+            export.tenant_id,
+            SYSTEM,
+            "lifecycle.export_expired",
+            ("export", export.id),
+        )
+
+    return expire_export
+
+
+def _export_handler(directory: Path) -> JobHandler:
     async def run_export(session: AsyncSession, job: Job, now: datetime) -> None:
         """The ``lifecycle.export`` job: write the archive, then mark the export ready."""
         found = await session.execute(select(TenantExport).where(TenantExport.id == job.ref_id))
@@ -230,7 +285,8 @@ def export_handler(directory: Path) -> JobHandler:
         partial = folder / f"{final_name}.part"
         try:
             await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-            counts = await write_archive(session, tenant, export, partial)
+            async with _snapshot(session, tenant.id) as reader:
+                counts = await write_archive(reader, tenant, export, partial)
             partial.replace(folder / final_name)
         except OSError as exc:
             with contextlib.suppress(OSError):  # the folder itself may be what failed
@@ -246,5 +302,6 @@ def export_handler(directory: Path) -> JobHandler:
         export.counts = counts
         export.finished_at = now
         await session.flush()
+        schedule(session, JobKind.LIFECYCLE_EXPORT_EXPIRY, ref_id=export.id, due_at=now + KEEP_FOR)
 
     return run_export

@@ -17,7 +17,7 @@ class RetentionPolicy(TenantScoped, Timestamped, Base):
     __tablename__ = "lifecycle_retention"
 
     # One row per tenant: the tenant id is the whole key.
-    # What was said in interactions: chat, SMS, voice notes, portal messages.
+    # What was said in interactions (chat, SMS, voice notes, portal messages) and in closed tickets.
     conversations_days: Mapped[int | None] = mapped_column(Integer)
     # Recording links and their metadata on voice interactions.
     recordings_days: Mapped[int | None] = mapped_column(Integer)
@@ -31,6 +31,7 @@ class ExportStatus(StrEnum):
     RUNNING = "running"
     READY = "ready"
     FAILED = "failed"
+    EXPIRED = "expired"  # was ready; its archive has been deleted
 
 
 class TenantExport(TenantEntity, Base):

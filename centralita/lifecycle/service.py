@@ -30,6 +30,7 @@ from centralita.lifecycle.export import list_exports
 from centralita.lifecycle.models import RetentionPolicy
 from centralita.lifecycle.schemas import RetentionUpdate
 from centralita.tenancy.models import Tenant
+from centralita.tickets.models import Ticket, TicketMessage, TicketStatus
 
 PURGE_EVERY = timedelta(days=1)
 PURGE_BATCH = 1000
@@ -149,6 +150,19 @@ async def purge_expired(
             "interaction_messages",
             select(Message.id).where(Message.created_at < cutoff).order_by(Message.id),
             lambda ids: delete(Message).where(Message.id.in_(ids)),
+            batch,
+        )
+        # A ticket's thread goes once the ticket is closed for good: one still being worked (or
+        # resolved, which can reopen) keeps its history, however old its first messages are.
+        closed = select(Ticket.id).where(Ticket.status == TicketStatus.CLOSED)
+        await _in_batches(
+            session,
+            result,
+            "ticket_messages",
+            select(TicketMessage.id)
+            .where(TicketMessage.created_at < cutoff, TicketMessage.ticket_id.in_(closed))
+            .order_by(TicketMessage.id),
+            lambda ids: delete(TicketMessage).where(TicketMessage.id.in_(ids)),
             batch,
         )
     if policy.emails_days is not None:

@@ -60,13 +60,21 @@ def _queue_cells(row: QueueRow) -> list[Cell]:
 
 
 async def report_table(
-    session: AsyncSession, win: Window, report: ReportName, *, with_names: bool
+    session: AsyncSession,
+    win: Window,
+    report: ReportName,
+    *,
+    with_names: bool,
+    queue: str | None = None,
+    channel: str | None = None,
 ) -> Table:
+    """The report as a table; ``queue`` and ``channel`` narrow the intervals report, as on the
+    page it is exported from."""
     header: tuple[str, ...]
     rows: list[list[Cell]]
     if report == ReportName.INTERVALS:
-        queue = await service.queue_report(session, win)
-        rows = [[r.start, *_queue_cells(r)] for r in queue.rows]
+        intervals = await service.queue_report(session, win, queue, channel)
+        rows = [[r.start, *_queue_cells(r)] for r in intervals.rows]
         return Table("intervals", ("start", *QUEUE_COLUMNS), rows)
     if report == ReportName.QUEUES:
         sliced = await service.slice_report(session, win)

@@ -2,8 +2,9 @@
 
 Facts are written on the hot path as plain inserts; folding adds them to the interval counters
 later, in batches, and marks them folded in the same transaction, so each fact is counted exactly
-once. Unfolded facts are locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent folds
-(two reports read at once) never take the same fact; the counters are upserted as
+once. A batch of unfolded facts is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and marked
+folded by one ``UPDATE ... RETURNING``, so concurrent folds (two reports read at once) never take
+the same fact; the counters are upserted as
 ``counter + delta``, so concurrent folds into one interval add up.
 
 Every report (and every scheduled report) folds its tenant's pending facts before reading, so a
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.reporting.models import (
     INTERVAL_MINUTES,
+    UNFOLDED,
     AgentIntervalStat,
     FactKind,
     InteractionFact,
@@ -68,14 +70,14 @@ AGENT_COUNTERS = ("handled", "handle_seconds", "transferred")
 
 Deltas = dict[tuple[Any, ...], dict[str, float]]
 FOLD_COLUMNS = (
-    InteractionFact.id,
-    InteractionFact.kind,
-    InteractionFact.at,
-    InteractionFact.anchor_at,
-    InteractionFact.queue,
-    InteractionFact.channel,
-    InteractionFact.agent_user_id,
-    InteractionFact.seconds,
+    "id",
+    "kind",
+    "at",
+    "anchor_at",
+    "queue",
+    "channel",
+    "agent_user_id",
+    "seconds",
 )
 
 
@@ -143,20 +145,30 @@ async def _upsert(
 
 async def fold_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     """Fold the scoped tenant's pending facts; how many were folded."""
-    settings = await report_settings(session)
-    thresholds = await _thresholds(session, tenant_id)
+    facts_table = InteractionFact.metadata.tables[InteractionFact.__tablename__]
+    pending = (
+        select(facts_table.c.id)
+        .where(facts_table.c.tenant_id == tenant_id, UNFOLDED)
+        .order_by(facts_table.c.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    # One statement locks a batch, marks it folded and returns it: each fact is written once,
+    # and the partial index of unfolded facts keeps finding the batch cheap at any table size.
+    claim = (
+        update(facts_table)
+        .where(facts_table.c.tenant_id == tenant_id, facts_table.c.id.in_(pending))
+        .values(folded=True)
+        .returning(*(facts_table.c[name] for name in FOLD_COLUMNS))
+    )
     total = 0
     while True:
-        query = (
-            select(*FOLD_COLUMNS)
-            .where(InteractionFact.folded.is_(False))
-            .order_by(InteractionFact.id)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        )
-        facts = list((await session.execute(query)).all())
+        facts = list((await session.execute(claim)).all())
         if not facts:
             return total
+        if not total:  # read only when there is something to fold: most reads find nothing
+            settings = await report_settings(session)
+            thresholds = await _thresholds(session, tenant_id)
         queue_deltas: Deltas = defaultdict(lambda: defaultdict(float))
         agent_deltas: Deltas = defaultdict(lambda: defaultdict(float))
         for fact in facts:
@@ -168,12 +180,5 @@ async def fold_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
         agent_keys = ("interval_start", "agent_user_id")
         await _upsert(
             session, AgentIntervalStat, tenant_id, agent_keys, AGENT_COUNTERS, agent_deltas
-        )
-        ids = [fact.id for fact in facts]
-        facts_table = InteractionFact.metadata.tables[InteractionFact.__tablename__]
-        await session.execute(
-            update(facts_table)
-            .where(facts_table.c.tenant_id == tenant_id, facts_table.c.id.in_(ids))
-            .values(folded=True)
         )
         total += len(facts)

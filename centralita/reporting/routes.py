@@ -131,11 +131,16 @@ async def export_report(
     win: ReportWindow,
     report: export.ReportName = export.ReportName.INTERVALS,
     file_format: Annotated[export.FileFormat, Query(alias="format")] = export.FileFormat.CSV,
+    queue: QueueFilter = None,
+    channel: ChannelFilter = None,
 ) -> Response:
-    """Any report as a file; cells a spreadsheet would run as formulas are neutralised."""
+    """Any report as a file; cells a spreadsheet would run as formulas are neutralised. The
+    queue and channel narrow the intervals report, as they do on its page."""
     settings = await report_settings(ctx.session)
     names = shows_agent_names(ctx, settings.show_agent_names_to_clients)
-    table = await export.report_table(ctx.session, win, report, with_names=names)
+    table = await export.report_table(
+        ctx.session, win, report, with_names=names, queue=queue, channel=channel
+    )
     filename = f"{ctx.tenant.slug}-{report.value}-{win.date_from}-{win.date_to}"
     content, media_type = export.render(table, file_format)
     return Response(

@@ -131,16 +131,20 @@ class Counters:
     handle: float = 0.0
 
     def add(self, stat: Any) -> None:
-        """Adds a row of ``interval_stats`` (or an ``IntervalStat``)."""
-        self.offered += stat.offered
-        self.answered += stat.answered
-        self.within += stat.answered_within
-        self.abandoned += stat.abandoned
-        self.short += stat.short_abandoned
-        self.transferred += stat.transferred
-        self.handled += stat.handled
-        self.wait += stat.wait_answered_seconds
-        self.handle += stat.handle_seconds
+        """Adds a row of ``interval_stats``: its last columns are the counters, in the order of
+        ``COUNTER_COLUMNS`` (read by position, which a month of 15-minute rows notices)."""
+        offered, answered, within, abandoned, short, transferred, handled, wait, handle = stat[
+            -len(COUNTER_COLUMNS) :
+        ]
+        self.offered += offered
+        self.answered += answered
+        self.within += within
+        self.abandoned += abandoned
+        self.short += short
+        self.transferred += transferred
+        self.handled += handled
+        self.wait += wait
+        self.handle += handle
 
     def fields(self) -> dict[str, Any]:
         queue = measures.from_counts(
@@ -245,8 +249,10 @@ def _bucket_of(at: datetime, win: Window, granularity: Granularity) -> datetime:
 
 def _total(stats: Iterable[Any]) -> Counters:
     total = Counters()
-    for stat in stats:
-        total.add(stat)
+    width = len(COUNTER_COLUMNS)
+    sums = [sum(column) for column in zip(*(stat[-width:] for stat in stats), strict=True)]
+    if sums:
+        total.add(sums)
     return total
 
 

@@ -18,19 +18,15 @@ from centralita.db.base import utcnow
 from centralita.db.engine import Database
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Message
-from centralita.jobs.models import JobKind
 from centralita.jobs.worker import JobHandler, JobWorker
 from centralita.lifecycle import service as lifecycle
-from centralita.lifecycle.export import export_handler
+from centralita.lifecycle.export import export_handlers
 from tests.channels.email.conftest import Listener, add_mailbox, unique_address
 from tests.conftest import TenantFixture
 
 
 def lifecycle_worker(db: Database, export_dir: Path, now: datetime | None = None) -> JobWorker:
-    handlers: dict[str, JobHandler] = {
-        **lifecycle.JOB_HANDLERS,
-        JobKind.LIFECYCLE_EXPORT: export_handler(export_dir),
-    }
+    handlers: dict[str, JobHandler] = {**lifecycle.JOB_HANDLERS, **export_handlers(export_dir)}
     return JobWorker(db, handlers, clock=lambda: now or utcnow())
 
 

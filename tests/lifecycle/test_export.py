@@ -2,20 +2,27 @@
 every row of this tenant and the original emails, and nothing of any other tenant."""
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from zipfile import ZipFile
 
 import httpx
+import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from centralita.channels.email.models import EmailRecord
 from centralita.config import Settings
+from centralita.db.scoping import TENANT_KEY
 from centralita.identity.permissions import Role
-from centralita.lifecycle.export import table_name, tenant_models
+from centralita.lifecycle import export
+from centralita.lifecycle.export import KEEP_FOR, table_name, tenant_models
 from tests.channels.email.conftest import Listener
 from tests.conftest import TenantFixture
 from tests.lifecycle.helpers import export_ready, lifecycle_worker, read_archive, receive_email
 from tests.reporting.helpers import Outcome, add_queue, contact
+from tests.tickets import make_customer
 from tests.web.helpers import make_user, post_login
 
 MARKER_B = "Tenant-B-private-Zx81"
@@ -122,3 +129,58 @@ async def test_a_platform_administrator_downloads_a_tenants_export(
     assert download.status_code == 200
     tables, _ = read_archive(download.content)
     assert {row["tenant_id"] for row in tables["customers"]} <= {str(tenant_a.id)}
+
+
+async def test_a_ready_archive_is_deleted_after_a_week_and_the_export_says_so(
+    tenant_a: TenantFixture, settings: Settings
+) -> None:
+    status = await export_ready(tenant_a, settings)
+    (archive,) = (settings.export_dir / str(tenant_a.id)).glob(f"*{status['id']}.zip")
+    http = await tenant_a.client(Role.ADMIN)
+    finished = datetime.fromisoformat(str(status["finished_at"]))
+
+    await lifecycle_worker(tenant_a.db, settings.export_dir, finished + timedelta(days=6)).step()
+    kept = archive.is_file()
+    await lifecycle_worker(
+        tenant_a.db, settings.export_dir, finished + KEEP_FOR + timedelta(seconds=1)
+    ).step()
+
+    assert kept
+    assert not archive.exists()
+    after = (await http.get(tenant_a.url(f"/exports/{status['id']}"))).json()
+    assert after["status"] == "expired"
+    download = await http.get(tenant_a.url(f"/exports/{status['id']}/download"))
+    assert download.status_code == 409
+    assert download.headers["content-type"] == "application/problem+json"
+    assert (await http.post(tenant_a.url("/exports"))).status_code == 202
+
+
+async def test_the_archive_is_one_snapshot_even_while_the_tenant_keeps_working(
+    backend: str,
+    tenant_a: TenantFixture,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if backend != "postgresql":
+        # SQLite's export transaction holds the write lock: nobody can write during it.
+        pytest.skip("concurrent writers during an export exist on PostgreSQL only")
+    await make_customer(tenant_a, "Antes de exportar")
+    original = export._write_users
+
+    async def users_then_a_new_customer(session: AsyncSession, archive: ZipFile) -> int:
+        # Written first; a customer committed now must not reach customers.jsonl, written later.
+        written = await original(session, archive)
+        if session.info[TENANT_KEY] == tenant_a.id:  # not another test's export left pending
+            await make_customer(tenant_a, "Durante la exportación")
+        return written
+
+    monkeypatch.setattr(export, "_write_users", users_then_a_new_customer)
+
+    status = await export_ready(tenant_a, settings)
+
+    http = await tenant_a.client(Role.ADMIN)
+    download = await http.get(tenant_a.url(f"/exports/{status['id']}/download"))
+    tables, _ = read_archive(download.content)
+    assert [c["display_name"] for c in tables["customers"]] == ["Antes de exportar"]
+    listed = (await http.get(tenant_a.url("/customers"))).json()
+    assert "Durante la exportación" in json.dumps(listed, ensure_ascii=False)

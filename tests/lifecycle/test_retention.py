@@ -1,6 +1,7 @@
 """Retention periods: the daily purge removes what is past its period and keeps the rest and the
 numbers; bad periods are refused with problem+json and change nothing."""
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from centralita.interactions.models import Channel, Message
 from centralita.jobs.models import Job, JobKind
 from centralita.lifecycle import service as retention
 from centralita.lifecycle.schemas import RetentionUpdate
+from centralita.tickets.models import TicketMessage
 from tests.channels.email.conftest import Listener
 from tests.conftest import TEST_ACTOR, TenantFixture
 from tests.lifecycle.helpers import (
@@ -27,6 +29,7 @@ from tests.lifecycle.helpers import (
     reports,
 )
 from tests.reporting.helpers import Outcome, add_queue, contact
+from tests.tickets import fetch, make_ticket, post_ok
 
 ANSWERED = Outcome(answered_after=10, talk=120, wrap=30)
 
@@ -228,3 +231,44 @@ async def test_a_large_backlog_is_purged_over_several_runs_in_bounded_batches(
         ({"interaction_messages": 5}, False),
     ]
     assert await messages_of(tenant_a, chat) == []
+
+
+async def _thread(tenant: TenantFixture, ticket_id: str) -> list[str]:
+    async with tenant.db.tenant_session(tenant.id) as session:
+        query = (
+            select(TicketMessage.text)
+            .where(TicketMessage.ticket_id == uuid.UUID(ticket_id))
+            .order_by(TicketMessage.created_at)
+        )
+        return list((await session.execute(query)).scalars())
+
+
+async def test_old_messages_of_closed_tickets_go_with_the_conversations_and_open_ones_stay(
+    tenant_a: TenantFixture, tmp_path: Path
+) -> None:
+    agent = await tenant_a.client(Role.AGENT)
+    closed = await make_ticket(tenant_a, channel="chat")
+    working = await make_ticket(tenant_a, channel="chat")
+    written: list[uuid.UUID] = []
+    for ticket, words in ((closed, "Mi IBAN es ES91 2100"), (working, "Sigo sin poder entrar")):
+        url = tenant_a.url(f"/tickets/{ticket['id']}/messages")
+        message = await post_ok(agent, url, {"kind": "customer", "text": words})
+        written.append(uuid.UUID(message["id"]))
+    await backdate(tenant_a, TicketMessage, written, days=100)
+    closed_url = tenant_a.url(f"/tickets/{closed['id']}")
+    recent = await post_ok(
+        agent, f"{closed_url}/messages", {"kind": "internal", "text": "Resuelto hoy"}
+    )
+    for status in ("resolved", "closed"):
+        assert (await agent.patch(closed_url, json={"status": status})).status_code == 200
+    admin = await tenant_a.client(Role.ADMIN)
+
+    await admin.put(tenant_a.url("/retention"), json={"conversations_days": 90})
+    await lifecycle_worker(tenant_a.db, tmp_path).step()
+
+    assert await _thread(tenant_a, closed["id"]) == [recent["text"]]
+    assert await _thread(tenant_a, working["id"]) == ["Sigo sin poder entrar"]
+    assert (await fetch(tenant_a, closed["id"]))["subject"] == closed["subject"]
+    (purged,) = await _audit(tenant_a, "lifecycle.retention_purged")
+    assert purged.after is not None
+    assert purged.after["removed"] == {"ticket_messages": 1}

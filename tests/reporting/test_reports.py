@@ -10,6 +10,7 @@ import pytest
 
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Channel
+from centralita.routing import stats
 from tests.conftest import TenantFixture
 from tests.reporting.helpers import Outcome, add_queue, agent_user, clock_at, contact
 
@@ -111,6 +112,56 @@ async def test_contacts_land_in_the_interval_they_were_offered_in_local_time(
     )
     slices = {(r["queue"], r["channel"]): r["offered"] for r in by_channel.json()["rows"]}
     assert slices == {("ventas", "chat"): 2, ("ventas", "voice"): 1}
+
+
+async def test_yesterdays_service_level_by_interval_and_queue_exports_and_matches_the_wallboard(
+    tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_queue(tenant, "bajas")
+    zone = ZoneInfo(tenant.tenant.time_zone)
+    yesterday = datetime.now(zone).date() - timedelta(days=1)
+    at_1000 = datetime(yesterday.year, yesterday.month, yesterday.day, 10, 0, tzinfo=zone)
+    for minutes, outcome in enumerate(DAY):
+        with clock_at(monkeypatch, at_1000 + timedelta(minutes=7 * minutes)):
+            await contact(tenant, outcome)
+    with clock_at(monkeypatch, at_1000):
+        await contact(tenant, Outcome(abandoned_after=90), queue="bajas")
+    http = await tenant.client(Role.SUPERVISOR)
+    # The wallboard as the supervisor saw it at the end of yesterday.
+    with monkeypatch.context() as patch:
+        patch.setattr(stats, "utcnow", lambda: at_1000.replace(hour=23, minute=55))
+        live = await http.get(tenant.url("/stats/queues"))
+    period = {
+        "date_from": yesterday.isoformat(),
+        "date_to": yesterday.isoformat(),
+        "granularity": "interval",
+        "queue": "ventas",
+    }
+
+    report = await http.get(tenant.url("/reports/intervals"), params=period)
+    exported = await http.get(tenant.url("/reports/export"), params=period)
+
+    assert report.status_code == 200, report.text
+    assert exported.status_code == 200, exported.text
+    (ventas,) = [q for q in live.json() if q["name"] == "ventas"]
+    total = report.json()["total"]
+    assert {m: total[m] for m in MEASURES} == {m: ventas["today"][m] for m in MEASURES}
+    busy = {r["start"]: r for r in report.json()["rows"] if r["offered"]}
+    assert [datetime.fromisoformat(s).astimezone(zone).strftime("%H:%M") for s in busy] == [
+        "10:00",
+        "10:15",
+        "10:30",
+    ]
+    header, *lines = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert len(lines) == 96
+    from_file = {line[0]: dict(zip(header, line, strict=True)) for line in lines if line[1] != "0"}
+    assert list(from_file) == list(busy)
+    for start, row in busy.items():
+        for measure in ("offered", "answered", "abandoned", "service_level"):
+            cell = from_file[start][measure]
+            assert (float(cell) if cell else None) == row[measure], (start, measure)
+    # The other queue's abandon is in neither the filtered report nor its file.
+    assert sum(int(line[header.index("abandoned")]) for line in lines) == total["abandoned"] == 2
 
 
 async def test_a_period_without_contacts_is_zeros_with_a_note(tenant: TenantFixture) -> None:

@@ -151,6 +151,60 @@ async def test_forecast_learns_the_weekly_pattern_and_knows_the_tenants_holidays
     assert body["note"] is None
 
 
+async def test_a_planner_forecasts_next_week_and_schedules_the_staffing_it_needs(
+    world: World,
+) -> None:
+    weekdays = [
+        MONDAY - timedelta(days=n)
+        for n in range(1, 22)
+        if (MONDAY - timedelta(days=n)).weekday() < 5
+    ]
+    await _history(world, weekdays, hour=10)
+    ana, bea = await world.agent(name="Ana"), await world.agent(name="Bea")
+    http = await world.tenant.client(Role.SUPERVISOR)
+    forecast = await http.post(
+        world.tenant.url("/wfm/forecast"),
+        json={
+            "queue": "soporte",
+            "start": str(MONDAY),
+            "history_days": 21,
+            "staffing": {"service_level": 0.8, "threshold_s": 20, "shrinkage": 0.25},
+        },
+    )
+    assert forecast.status_code == 200, forecast.text
+    # The forecast's staffing, Monday 00:00 onwards, is the schedule's requirement as it is.
+    needed = [float(i["scheduled_agents"]) for d in forecast.json()["days"] for i in d["staffing"]]
+
+    created = await http.post(
+        world.tenant.url("/wfm/schedules"),
+        json=schedule_body(
+            [ana.id, bea.id],
+            interval_minutes=30,
+            requirement={"soporte": needed},
+            templates=[{"name": "4h", "length_minutes": 240, "start_times": [480, 540, 600]}],
+        ),
+    )
+
+    assert created.status_code == 201, created.text
+    schedule = created.json()
+    assert sum(needed) > 0
+    assert schedule["required_hours"] == pytest.approx(sum(needed) / 2)
+    assert schedule["short_hours"] == pytest.approx(0)
+    # Every half hour that needs people has that many on shift.
+    for interval, agents in enumerate(needed):
+        if not agents:
+            continue
+        at = datetime.combine(MONDAY, datetime.min.time(), MADRID) + timedelta(
+            minutes=30 * interval
+        )
+        on_shift = [
+            s
+            for s in schedule["shifts"]
+            if datetime.fromisoformat(s["starts_at"]) <= at < datetime.fromisoformat(s["ends_at"])
+        ]
+        assert len(on_shift) >= agents, at
+
+
 async def test_forecast_without_history_is_zero_with_a_note(tenant_a: TenantFixture) -> None:
     http = await tenant_a.client(Role.CLIENT_VIEWER)
 
