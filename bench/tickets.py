@@ -7,7 +7,8 @@ to Friday 09:00-18:00, Madrid's public holidays), one SLA policy on it (first re
 resolution for P1-P4, escalations at 75 % and 100 %) and 20,000 tickets: half of them open
 (recent ones, mostly), with the SLA targets, deadlines and timer jobs the SLA code would have
 given them (computed with its own calendar code). The seed runs as the superuser, with foreign-key
-triggers off, because it only loads rows that are consistent by construction.
+triggers off, because it only loads rows that are consistent by construction, and ends with
+VACUUM ANALYZE.
 
 Then, as the application role:
 
@@ -23,6 +24,10 @@ Then, as the application role:
   API uses, which runs ``recompute_deadlines`` in the same transaction), one committed transaction
   a tenant; the time for all the open tickets' running targets.
 
+Alongside wall times it reports CPU times, which load on a shared machine hardly changes: this
+process's, and the server backends' (from ``/proc/<pid>/schedstat``, when the server runs on this
+machine), per search kind, per breach and for the recompute; and the load average.
+
 Prints one JSON object. ``--explain`` prints EXPLAIN ANALYZE of one query of each search kind to
 standard error.
 
@@ -32,6 +37,7 @@ standard error.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -171,7 +177,9 @@ async def _create_database(name: str) -> None:
     conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
-            await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
+            # Another bench may create the role at the same moment.
+            with contextlib.suppress(asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+                await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
         await conn.execute(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
     finally:
         await conn.close()
@@ -721,7 +729,9 @@ async def _seed(name: str, tenants: int, tickets: int, seed: int) -> list[Tenant
         async with conn.transaction():
             await _copy(conn, rows)
         await conn.execute("RESET session_replication_role")
-        await conn.execute("ANALYZE")
+        # As autovacuum would have left a database that grew to this size: statistics, and the
+        # visibility map that lets index-only scans skip the table.
+        await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
     return seeds
@@ -783,26 +793,114 @@ def _search_cases(seeds: list[TenantSeed], count: int, rng: random.Random) -> li
     return cases
 
 
-async def _search_once(db: Database, case: SearchCase) -> float:
+@dataclass
+class SearchTimes:
+    """One kind of search: wall time and CPU time (this process's, and the server backend's)."""
+
+    wall_ms: list[float] = field(default_factory=list)
+    client_cpu_ms: list[float] = field(default_factory=list)
+    server_cpu_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float | None]:
+        server = self.server_cpu_ms
+        return {
+            "p50_ms": round(statistics.median(self.wall_ms), 2),
+            "p99_ms": round(_percentile(self.wall_ms, 0.99), 2),
+            "client_cpu_ms": round(statistics.mean(self.client_cpu_ms), 2),
+            "server_cpu_ms": round(statistics.mean(server), 2) if server else None,
+        }
+
+
+def _backend_ran_ms(pid: int) -> float | None:
+    """CPU time a server backend has run, from ``/proc/<pid>/schedstat``; None unless the server
+    runs on this machine. Load on a shared machine stretches wall times, hardly CPU times."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            return int(stat.read().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class BackendClock:
+    """Each backend's CPU time since its last reading: a request's BEGIN, tenant settings and
+    query, and the end of the request before it on the same connection."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, float] = {}
+
+    def since_last(self, pid: int) -> float | None:
+        ran = _backend_ran_ms(pid)
+        if ran is None:
+            return None
+        last = self._last.get(pid)
+        self._last[pid] = ran
+        return None if last is None else ran - last
+
+
+async def _database_backends_ms(name: str) -> dict[int, float] | None:
+    """CPU time so far of each backend connected to the bench database, by process id."""
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name
+        )
+    finally:
+        await conn.close()
+    readings = {pid: _backend_ran_ms(pid) for (pid,) in pids}
+    ran = {pid: ms for pid, ms in readings.items() if ms is not None}
+    return ran if len(ran) == len(readings) else None
+
+
+class ServerCpu:
+    """The server CPU time a phase of the bench took: its database's backends, before and after
+    (a backend that connected during the phase counts whole)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._before: dict[int, float] | None = None
+
+    async def start(self) -> None:
+        self._before = await _database_backends_ms(self.name)
+
+    async def ms(self) -> float | None:
+        after = await _database_backends_ms(self.name)
+        if self._before is None or after is None:
+            return None
+        return sum(ms - self._before.get(pid, 0.0) for pid, ms in after.items())
+
+
+async def _search_once(
+    db: Database, case: SearchCase, clock: BackendClock, into: SearchTimes
+) -> None:
     _kind, tenant_id, filters = case
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     async with db.tenant_session(tenant_id) as session:
         await search_tickets(session, filters, None, None)
-    return (time.perf_counter() - started) * 1000
+        raw = await (await session.connection()).get_raw_connection()
+        pid = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
+    into.wall_ms.append((time.perf_counter() - started) * 1000)
+    into.client_cpu_ms.append((time.process_time() - cpu_started) * 1000)
+    server = clock.since_last(pid)
+    if server is not None:
+        into.server_cpu_ms.append(server)
 
 
 async def _measure_search(
     db: Database, seeds: list[TenantSeed], count: int, rng: random.Random
-) -> tuple[list[float], dict[str, list[float]]]:
+) -> tuple[SearchTimes, dict[str, SearchTimes]]:
+    clock = BackendClock()
     for case in _search_cases(seeds, SEARCH_WARM_UP, rng):
-        await _search_once(db, case)
-    latencies: list[float] = []
-    by_kind: dict[str, list[float]] = {}
+        await _search_once(db, case, clock, SearchTimes())
+    every = SearchTimes()
+    by_kind: dict[str, SearchTimes] = {}
     for case in _search_cases(seeds, count, rng):
-        elapsed = await _search_once(db, case)
-        latencies.append(elapsed)
-        by_kind.setdefault(case[0], []).append(elapsed)
-    return latencies, by_kind
+        one = SearchTimes()
+        await _search_once(db, case, clock, one)
+        for times in (every, by_kind.setdefault(case[0], SearchTimes())):
+            times.wall_ms += one.wall_ms
+            times.client_cpu_ms += one.client_cpu_ms
+            times.server_cpu_ms += one.server_cpu_ms
+    return every, by_kind
 
 
 async def _explain(db: Database, seeds: list[TenantSeed], rng: random.Random) -> None:
@@ -1016,7 +1114,16 @@ async def _recompute(db: Database, seeds: list[TenantSeed]) -> tuple[float, list
 # --- main --------------------------------------------------------------------------------------
 
 
+def _per_item(client_s: float, server_ms: float | None, items: int) -> dict[str, float]:
+    """CPU milliseconds per item, of this process and (when measurable) of the server."""
+    each = {"client": client_s * 1000 / items}
+    if server_ms is not None:
+        each["server"] = server_ms / items
+    return {side: round(ms, 2) for side, ms in each.items()}
+
+
 async def _bench(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     rng = random.Random(args.seed)
     started = time.perf_counter()
     seeds = await _seed(name, args.tenants, args.tickets, args.seed)
@@ -1026,46 +1133,61 @@ async def _bench(name: str, url: str, args: argparse.Namespace) -> dict[str, Any
     bus = LocalBus()
     attach(db.sessionmaker, bus)
     try:
-        latencies, by_kind = await _measure_search(db, seeds, args.queries, rng)
+        searches, by_kind = await _measure_search(db, seeds, args.queries, rng)
         if args.explain:
             await _explain(db, seeds, rng)
 
-        runs = []
+        runs, timer_cpu = [], []
         for workers in (1, 2):
             picked = _take_candidates(seeds, args.timers)
             await _make_overdue(name, seeds, picked)
+            server = ServerCpu(name)
+            await server.start()
+            client = time.process_time()
             runs.append(await _run_timers(db, bus, picked, workers))
+            timer_cpu.append(
+                _per_item(time.process_time() - client, await server.ms(), len(picked))
+            )
 
         targets, tickets, timers_before = await _running_counts(db)
+        server = ServerCpu(name)
+        await server.start()
+        client = time.process_time()
         recompute_s, each = await _recompute(db, seeds)
+        recompute_cpu = _per_item(time.process_time() - client, await server.ms(), 1)
         targets_after, _tickets, timers_after = await _running_counts(db)
     finally:
         await db.dispose()
     one, two = runs
+    whole = searches.summary()
     return {
         "tickets": args.tickets,
         "tenants": args.tenants,
         "open_tickets": sum(seed.open_tickets for seed in seeds),
         "seed_s": round(seed_s, 1),
-        "search_queries": len(latencies),
-        "search_p50_ms": round(statistics.median(latencies), 2),
-        "search_p95_ms": round(_percentile(latencies, 0.95), 2),
-        "search_p99_ms": round(_percentile(latencies, 0.99), 2),
-        "search_p99_ms_by_kind": {
-            kind: round(_percentile(values, 0.99), 2) for kind, values in sorted(by_kind.items())
-        },
+        "search_queries": len(searches.wall_ms),
+        "search_p50_ms": round(statistics.median(searches.wall_ms), 2),
+        "search_p95_ms": round(_percentile(searches.wall_ms, 0.95), 2),
+        "search_p99_ms": round(_percentile(searches.wall_ms, 0.99), 2),
+        "search_client_cpu_ms": whole["client_cpu_ms"],
+        "search_server_cpu_ms": whole["server_cpu_ms"],
+        "search_by_kind": {kind: times.summary() for kind, times in sorted(by_kind.items())},
         "recompute_tickets": tickets,
         "recompute_targets": targets,
         "recompute_s": round(recompute_s, 2),
         "recompute_slowest_tenant_s": round(max(each), 2),
         "recompute_timers": [timers_before, timers_after],
         "recompute_targets_after": targets_after,
+        "recompute_cpu_s": {side: round(ms / 1000, 2) for side, ms in recompute_cpu.items()},
         "timers": two.timers,
         "timers_per_s": round(two.timers / two.seconds, 1),
         "timer_workers": two.workers,
         "timers_per_s_one_worker": round(one.timers / one.seconds, 1),
         "timer_jobs_run": [one.jobs_run, two.jobs_run],
         "timers_fired_exactly_once": one.exactly_once and two.exactly_once,
+        "timer_cpu_ms_per_breach": timer_cpu[1],
+        "timer_cpu_ms_per_breach_one_worker": timer_cpu[0],
+        "load_average": {"start": load_at_start, "end": [round(x, 2) for x in os.getloadavg()]},
         "database": "postgresql",
     }
 

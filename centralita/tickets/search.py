@@ -12,8 +12,21 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from centralita.customers.service import fold
 from centralita.db.base import UTCDateTime, utcnow
@@ -25,6 +38,7 @@ from centralita.tickets.models import (
     SavedView,
     Ticket,
     TicketSearchWord,
+    TicketStatus,
 )
 from centralita.tickets.schemas import BUILTIN_VIEWS, TicketFilters, TicketSearch
 
@@ -140,9 +154,18 @@ def _tag(tag: str) -> ColumnElement[bool]:
     return cast(Ticket.tags, Text).contains(json.dumps(tag), autoescape=True)
 
 
+def _status(statuses: list[TicketStatus]) -> ColumnElement[bool]:
+    # Written out, not bound: a prepared statement's generic plan can then still prove that a
+    # list of open statuses selects from the partial indexes on open tickets.
+    listed: BindParameter[list[str]] = bindparam(
+        "status", sorted(statuses), expanding=True, literal_execute=True
+    )
+    return Ticket.status.in_(listed)
+
+
 def conditions(filters: TicketFilters, user_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool] | None] = [
-        Ticket.status.in_(filters.status) if filters.status else None,
+        _status(filters.status) if filters.status else None,
         Ticket.priority.in_(filters.priority) if filters.priority else None,
         _assignee(filters, user_id),
         Ticket.team_id == filters.team if filters.team else None,
@@ -162,9 +185,12 @@ def conditions(filters: TicketFilters, user_id: uuid.UUID | None) -> list[Column
 def _due_within(before: datetime | None, after: datetime | None) -> list[ColumnElement[bool]]:
     """The ticket's nearest deadline still to meet falls in the window, and is still to come
     unless nothing has breached yet: a ticket past a breached deadline is overdue, not due (one
-    past due that its timer has yet to mark breached still counts as due)."""
-    due = Ticket.sla_due_at
-    window = [or_(Ticket.sla_breached == False, due >= utcnow())]  # noqa: E712
+    past due that its timer has yet to mark breached still counts as due).
+
+    Each branch of the OR names ``sla_breached``, so that each reads one range of the index on
+    (tenant, sla_breached, sla_due_at), and the overdue breached tickets are never read."""
+    due, breached = Ticket.sla_due_at, Ticket.sla_breached
+    window = [or_(breached == False, and_(breached == True, due >= utcnow()))]  # noqa: E712
     if before is not None:
         window.append(due < before)
     if after is not None:
@@ -220,6 +246,14 @@ async def search_tickets(
     query = select(Ticket).where(*conditions(filters, user_id))
     if filters.sort == "due":
         return await _by_due(session, query, cursor, limit)
+    if filters.due_before is None and filters.due_after is None:
+        return await paginate(
+            session, query, (Ticket.updated_at, Ticket.id), cursor=cursor, limit=limit
+        )
+    # A due window holds few tickets, but the planner cannot tell (it would walk the tenant's
+    # tickets latest first, looking for them): OFFSET 0 keeps the window a subquery, read through
+    # its index, and only its tickets are sorted.
+    window = aliased(Ticket, query.offset(0).subquery())
     return await paginate(
-        session, query, (Ticket.updated_at, Ticket.id), cursor=cursor, limit=limit
+        session, select(window), (window.updated_at, window.id), cursor=cursor, limit=limit
     )

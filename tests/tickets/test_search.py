@@ -161,6 +161,35 @@ async def test_sla_filters_and_sorting_by_due_time_page_with_a_cursor(
     assert targets[0]["breached_at"] is not None
 
 
+async def test_a_due_window_pages_and_holds_a_breached_ticket_due_again_within_it(
+    tenant_a: TenantFixture,
+) -> None:
+    tickets = [await make_ticket(tenant_a) for _ in range(4)]
+    await _targets(
+        tenant_a,
+        # Breached once, and due again within the hour: due, though breached.
+        (tickets[0]["id"], TargetStatus.BREACHED, 20, True),
+        (tickets[1]["id"], TargetStatus.ACTIVE, 40, False),
+        # Breached and past due: overdue, not due.
+        (tickets[2]["id"], TargetStatus.BREACHED, -30, True),
+        (tickets[3]["id"], TargetStatus.ACTIVE, 120, False),
+    )
+    http = await tenant_a.client(Role.AGENT)
+    soon = (utcnow() + timedelta(hours=1)).isoformat()
+    window: dict[str, str | int] = {"due_before": soon, "limit": 1}
+
+    first = (await http.get(tenant_a.url("/tickets"), params=window)).json()
+    rest = (
+        await http.get(tenant_a.url("/tickets"), params={**window, "cursor": first["next_cursor"]})
+    ).json()
+    by_due = await _numbers(tenant_a, due_before=soon, sort="due")
+
+    # Latest update first, one a page; nearest deadline first.
+    assert [t["number"] for t in first["items"] + rest["items"]] == [2, 1]
+    assert rest["next_cursor"] is None
+    assert by_due == [1, 2]
+
+
 async def test_saved_views_are_personal_or_shared_by_supervisors(
     tenant_a: TenantFixture,
 ) -> None:
