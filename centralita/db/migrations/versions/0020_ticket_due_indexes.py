@@ -7,8 +7,8 @@ of (tenant, sla_breached, sla_due_at). The indexes on the parent and on breached
 partial: a ticket without a parent, or never breached, has no entry there, so moving its deadline
 (a calendar change moves thousands) writes none.
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0020
+Revises: 0019
 """
 
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0019'
-down_revision: str | None = '0016'
+revision: str = '0020'
+down_revision: str | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
