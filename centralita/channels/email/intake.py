@@ -27,7 +27,7 @@ from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.channels.service import owner_of
 from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity, IdentityKind
-from centralita.customers.service import IdentityRules, checked_identity, find_or_create
+from centralita.customers.service import checked_identity, find_or_create
 from centralita.db.base import new_id, utcnow
 from centralita.db.engine import Database
 from centralita.errors import InvalidInput
@@ -39,7 +39,7 @@ from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
 from centralita.nlu.service import steer
 from centralita.tenancy.models import Tenant
-from centralita.tickets.desk import Desk, open_desk
+from centralita.tickets.desk import Desk, open_tenant_desk
 from centralita.tickets.messages import post_message
 from centralita.tickets.models import MessageKind, Ticket
 from centralita.tickets.schemas import MAX_TEXT, MessageCreate, TicketCreate
@@ -137,8 +137,9 @@ async def store(
     Message-ID's unique key when its row is written, last, so the caller rolls everything back
     and reports the duplicate. Every message saves that lookup.
     """
-    tenant_query = select(Tenant).where(Tenant.id == address.tenant_id)
-    tenant = (await session.execute(tenant_query)).scalar_one()
+    actor = channel_actor(Channel.EMAIL)
+    desk = await open_tenant_desk(session, address.tenant_id, actor, settings.secret_key)
+    tenant = desk.tenant
     if isinstance(parsed, Unreadable):
         record = _record(tenant.id, address, raw, None)
         record.status, record.reason = EmailStatus.REFUSED, f"unreadable: {parsed}"[:300]
@@ -153,8 +154,6 @@ async def store(
     elif not parsed.sender:
         _set(record, EmailStatus.REFUSED, "no sender address")
     else:
-        rules = IdentityRules.for_tenant(tenant, settings.secret_key)
-        desk = await open_desk(session, tenant, channel_actor(Channel.EMAIL), rules)
         await _thread(session, desk, address, record, parsed)
     # Added last, complete: one INSERT, and a concurrent delivery of the same Message-ID fails
     # here on the unique key, undoing everything it did.
