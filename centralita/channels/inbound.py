@@ -96,9 +96,8 @@ async def receive(
         current = await conversation_by_ref(session, inbound.channel, inbound.conversation_ref)
         if current is not None:
             return await continue_conversation(session, current, inbound)
-    seen = await _receipt(session, inbound)
-    if seen is not None:
-        return await _duplicate(session, seen)
+    # A retry is not looked up first (retries are rare): its receipt fails on the unique key,
+    # and the savepoint takes back everything it wrote.
     try:
         async with session.begin_nested():
             received = await _store(session, tenant, inbound, rules)
@@ -112,7 +111,7 @@ async def receive(
                 )
             )
     except IntegrityError:
-        # A concurrent delivery of the same provider message stored it first.
+        # The provider's message was stored before, or a concurrent delivery stored it first.
         seen = await _receipt(session, inbound)
         if seen is None:
             raise

@@ -8,6 +8,7 @@ staffed every day. Openings follow daylight saving time: "08:00" is eight o'cloc
 clock on every day of the year.
 """
 
+import functools
 from collections.abc import Container, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -31,8 +32,17 @@ def minutes_of(clock: str) -> int:
 
 
 def tenant_holidays(tenant: Tenant) -> HolidayBase:
-    """The public holidays of the tenant's country and region, national and regional alike."""
-    return country_holidays(tenant.country, subdiv=tenant.subdivision)
+    """The public holidays of the tenant's country and region, national and regional alike.
+
+    Shared by every caller in the process (read it, never change it): building a country's
+    calendar costs more than a webhook's whole answer, and callers ask for it on every call."""
+    return _country_holidays(tenant.country, tenant.subdivision)
+
+
+@functools.lru_cache(maxsize=256)
+def _country_holidays(country: str, subdivision: str | None) -> HolidayBase:
+    # The calendar fills in each year the first time a date of that year is asked about.
+    return country_holidays(country, subdiv=subdivision)
 
 
 def _openings(business_hours: Mapping[str, Sequence[Any]], day: date) -> list[tuple[int, int]]:

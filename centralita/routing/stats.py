@@ -79,19 +79,19 @@ def _window(contacts: list[Contact], threshold: float) -> WindowStats:
 
 async def agents_by_state(session: AsyncSession) -> AgentsByState:
     """The scoped tenant's serving agents by presence; an available agent holding work is busy."""
-    serving = select(Membership.user_id).where(Membership.role.in_(SERVING_ROLES))
-    members = set((await session.execute(serving)).scalars())
     loads = [getattr(AgentProfile, f"load_{load}") for load in Load]
-    profiles = await session.execute(
-        select(AgentProfile.user_id, AgentProfile.presence, *loads).where(
-            AgentProfile.user_id.in_(members)
-        )
+    # One round trip: a serving member without a profile has never signed in (offline).
+    serving = (
+        select(Membership.user_id, AgentProfile.presence, *loads)
+        .outerjoin(AgentProfile, AgentProfile.user_id == Membership.user_id)
+        .where(Membership.role.in_(SERVING_ROLES))
     )
     counts: Counter[str] = Counter()
-    for user_id, state, *held in profiles:
-        members.discard(user_id)
-        counts["busy" if state == Presence.AVAILABLE and any(held) else state] += 1
-    counts[Presence.OFFLINE] += len(members)
+    for _user_id, state, *held in await session.execute(serving):
+        if state is None:
+            counts[Presence.OFFLINE] += 1
+        else:
+            counts["busy" if state == Presence.AVAILABLE and any(held) else state] += 1
     return AgentsByState.model_validate(dict(counts))
 
 

@@ -1,5 +1,6 @@
 """The desk a ticket operation runs at: the tenant, who acts, and what the tenant's settings say."""
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +9,7 @@ from centralita.customers.service import IdentityRules
 from centralita.events.service import Actor
 from centralita.tenancy.models import Tenant
 from centralita.tickets.models import Ticket, TicketSettings
-from centralita.tickets.settings import reference, ticket_settings
+from centralita.tickets.settings import reference, tenant_with_settings, ticket_settings
 
 # Notes the desk writes into tickets itself, in the tenant's language.
 NOTES: dict[str, dict[str, str]] = {
@@ -53,3 +54,11 @@ async def open_desk(
     session: AsyncSession, tenant: Tenant, actor: Actor, rules: IdentityRules
 ) -> Desk:
     return Desk(tenant, actor, rules, await ticket_settings(session, tenant))
+
+
+async def open_tenant_desk(
+    session: AsyncSession, tenant_id: uuid.UUID, actor: Actor, pin_key: str
+) -> Desk:
+    """The desk of the tenant with this id, tenant and settings read in one round trip."""
+    tenant, settings = await tenant_with_settings(session, tenant_id)
+    return Desk(tenant, actor, IdentityRules.for_tenant(tenant, pin_key), settings)

@@ -80,15 +80,24 @@ async def ensure_work(session: AsyncSession, desk: Desk, ticket: Ticket) -> Inte
     return await queue_work(session, desk, ticket)
 
 
-async def queue_work(session: AsyncSession, desk: Desk, ticket: Ticket) -> Interaction:
+async def queue_work(
+    session: AsyncSession,
+    desk: Desk,
+    ticket: Ticket,
+    *,
+    queue: str | None = None,
+    topic: str | None = None,
+) -> Interaction:
     """Routable work for the ticket, for its requester, on the ticket's channel when routing can
-    answer there (else as a task)."""
+    answer there (else as a task), in ``queue`` about ``topic`` when the caller knows them."""
     channel = ticket.channel if ticket.channel in ROUTABLE_CHANNELS else Channel.TASK
     data = InteractionCreate(
         channel=Channel(channel),
         customer_id=ticket.requester_id,
         priority=WORK_PRIORITY[Priority(ticket.priority)],
         subject=work_subject(desk.reference(ticket), ticket.subject),
+        queue=queue,
+        topic=topic,
     )
     thread = await create_interaction(session, desk.tenant, desk.actor, data, desk.rules)
     thread.interaction.ticket_id = ticket.id

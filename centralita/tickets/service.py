@@ -79,15 +79,18 @@ CREATED_FIELDS = (
 )
 
 
-async def live_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
-    """The customer with this id in the scoped tenant, following merges; None if unknown."""
-    customer = (
-        await session.execute(select(Customer).where(Customer.id == customer_id))
-    ).scalar_one_or_none()
+async def live_customer(
+    session: AsyncSession, tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> Customer | None:
+    """The customer with this id in the tenant, following merges; None if unknown. A customer
+    this transaction has just found or created is not read again."""
+    customer = await session.get(Customer, (tenant_id, customer_id))
     depth = 0
     while customer is not None and customer.merged_into_id is not None and depth < MAX_DEPTH:
-        query = select(Customer).where(Customer.id == customer.merged_into_id)
-        customer, depth = (await session.execute(query)).scalar_one(), depth + 1
+        found = await session.get(Customer, (tenant_id, customer.merged_into_id))
+        if found is None:
+            raise LookupError(f"customer {customer.merged_into_id} was merged into is missing")
+        customer, depth = found, depth + 1
     return customer
 
 
@@ -158,8 +161,16 @@ def _subject(
     return template.subject[locale] if locale else None
 
 
-async def create_ticket(session: AsyncSession, desk: Desk, data: TicketCreate) -> Ticket:
-    """A new ticket, numbered in this transaction, with routable work queued for it."""
+async def create_ticket(
+    session: AsyncSession,
+    desk: Desk,
+    data: TicketCreate,
+    *,
+    work_queue: str | None = None,
+    work_topic: str | None = None,
+) -> Ticket:
+    """A new ticket, numbered in this transaction, with routable work queued for it (in
+    ``work_queue``, about ``work_topic``, where a channel has already steered it)."""
     now = utcnow()
     errors: list[FieldError] = []
     template = None
@@ -167,7 +178,7 @@ async def create_ticket(session: AsyncSession, desk: Desk, data: TicketCreate) -
         template = await find_template(session, data.template_id)
         if template is None:
             errors.append(FieldError("body.template_id", "No such template"))
-    requester = await live_customer(session, data.requester_id)
+    requester = await live_customer(session, desk.tenant.id, data.requester_id)
     if requester is None:
         errors.append(FieldError("body.requester_id", "No such customer"))
     conversation = None
@@ -227,7 +238,7 @@ async def create_ticket(session: AsyncSession, desk: Desk, data: TicketCreate) -
     if conversation is not None:
         await file_conversation(session, desk, ticket, conversation)
     if conversation is None or conversation.state not in OPEN_WORK:
-        await queue_work(session, desk, ticket)
+        await queue_work(session, desk, ticket, queue=work_queue, topic=work_topic)
     announce(session, desk, "ticket.created", ticket)
     await session.flush()
     return ticket

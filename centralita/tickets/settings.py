@@ -6,6 +6,7 @@ rolls back gives its number back, so numbers have no gaps and no repeats.
 """
 
 import re
+import uuid
 from typing import Any
 
 from sqlalchemy import select, update
@@ -69,6 +70,20 @@ async def ticket_settings(session: AsyncSession, tenant: Tenant) -> TicketSettin
     """The tenant's settings, read afresh; the defaults, unsaved, until the first ticket."""
     found = await session.get(TicketSettings, tenant.id, populate_existing=True)
     return found or TicketSettings(**_defaults(tenant))
+
+
+async def tenant_with_settings(
+    session: AsyncSession, tenant_id: uuid.UUID
+) -> tuple[Tenant, TicketSettings]:
+    """The tenant and its settings (read afresh, as :func:`ticket_settings`) in one round trip."""
+    query = (
+        select(Tenant, TicketSettings)
+        .outerjoin(TicketSettings, TicketSettings.tenant_id == Tenant.id)
+        .where(Tenant.id == tenant_id)
+        .execution_options(populate_existing=True)
+    )
+    tenant, found = (await session.execute(query)).one()
+    return tenant, found or TicketSettings(**_defaults(tenant))
 
 
 async def take_number(session: AsyncSession, tenant: Tenant) -> int:

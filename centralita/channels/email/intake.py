@@ -27,19 +27,19 @@ from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.channels.service import owner_of
 from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity, IdentityKind
-from centralita.customers.service import IdentityRules, checked_identity, find_or_create
+from centralita.customers.service import checked_identity, find_or_create
 from centralita.db.base import new_id, utcnow
 from centralita.db.engine import Database
 from centralita.errors import InvalidInput
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.i18n import TRANSLATIONS, gettext_noop
-from centralita.interactions.models import Channel, Interaction
+from centralita.interactions.models import Channel
 from centralita.interactions.service import sanitise_html
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
 from centralita.nlu.service import steer
 from centralita.tenancy.models import Tenant
-from centralita.tickets.desk import Desk, open_desk
+from centralita.tickets.desk import Desk, open_tenant_desk
 from centralita.tickets.messages import post_message
 from centralita.tickets.models import MessageKind, Ticket
 from centralita.tickets.schemas import MAX_TEXT, MessageCreate, TicketCreate
@@ -103,10 +103,11 @@ async def _deliver_to(
             return outcome
         except IntegrityError:
             await session.rollback()
-            if await _seen(session, message_id) is None:
+            seen = await _seen(session, message_id)
+            if seen is None:
                 raise
-            # A concurrent delivery of the same message committed first.
-            return Outcome(tenant_id, None, None, None, duplicate=True)
+            # The message was stored before (a retry), or a concurrent delivery committed first.
+            return Outcome(tenant_id, seen.id, seen.status, seen.ticket_id, duplicate=True)
 
 
 def _message_id(raw: bytes, parsed: Parsed | Unreadable) -> str:
@@ -130,12 +131,15 @@ async def store(
     parsed: Parsed | Unreadable,
     settings: Settings,
 ) -> Outcome:
-    """Store one message for the address's tenant, in the caller's transaction."""
-    tenant_query = select(Tenant).where(Tenant.id == address.tenant_id)
-    tenant = (await session.execute(tenant_query)).scalar_one()
-    seen = await _seen(session, _message_id(raw, parsed))
-    if seen is not None:
-        return Outcome(tenant.id, seen.id, seen.status, seen.ticket_id, duplicate=True)
+    """Store one message for the address's tenant, in the caller's transaction.
+
+    A message seen before is not looked up first: retries are rare, and a repeat fails on the
+    Message-ID's unique key when its row is written, last, so the caller rolls everything back
+    and reports the duplicate. Every message saves that lookup.
+    """
+    actor = channel_actor(Channel.EMAIL)
+    desk = await open_tenant_desk(session, address.tenant_id, actor, settings.secret_key)
+    tenant = desk.tenant
     if isinstance(parsed, Unreadable):
         record = _record(tenant.id, address, raw, None)
         record.status, record.reason = EmailStatus.REFUSED, f"unreadable: {parsed}"[:300]
@@ -150,8 +154,6 @@ async def store(
     elif not parsed.sender:
         _set(record, EmailStatus.REFUSED, "no sender address")
     else:
-        rules = IdentityRules.for_tenant(tenant, settings.secret_key)
-        desk = await open_desk(session, tenant, channel_actor(Channel.EMAIL), rules)
         await _thread(session, desk, address, record, parsed)
     # Added last, complete: one INSERT, and a concurrent delivery of the same Message-ID fails
     # here on the unique key, undoing everything it did.
@@ -300,6 +302,9 @@ async def _open_ticket(
             session, desk.tenant.id, IdentityKind.EMAIL, sender, parsed.sender_name
         )
     ).customer
+    # Steered before the ticket is numbered: the tenant's number row stays locked from then until
+    # commit, and every other new ticket of the tenant waits for it.
+    steering = await steer(session, desk.tenant.id, f"{parsed.subject}\n{text}")
     ticket = await create_ticket(
         session,
         desk,
@@ -309,24 +314,13 @@ async def _open_ticket(
             description=text,
             channel=Channel.EMAIL,
         ),
+        # The work goes where the tenant's intents send its words, else the address's queue.
+        work_queue=(steering.queue if steering else None) or address.queue,
+        work_topic=steering.intent if steering else None,
     )
     record.ticket_id = ticket.id
-    await _steer_work(session, ticket, address, f"{parsed.subject}\n{text}")
     if address.settings.get("auto_acknowledge") and parsed.automatic is None:
         schedule(session, JobKind.EMAIL_ACKNOWLEDGEMENT, ref_id=record.id)
-
-
-async def _steer_work(
-    session: AsyncSession, ticket: Ticket, address: ChannelAddress, text: str
-) -> None:
-    """The ticket's work goes where the tenant's intents send its words, else the address's
-    queue."""
-    steering = await steer(session, ticket.tenant_id, text)
-    queue = (steering.queue if steering else None) or address.queue
-    query = select(Interaction).where(Interaction.ticket_id == ticket.id)
-    for work in (await session.execute(query)).scalars():
-        work.queue = queue
-        work.topic = steering.intent if steering else None
 
 
 def _announce_held(session: AsyncSession, desk: Desk, ticket: Ticket, record: EmailRecord) -> None:

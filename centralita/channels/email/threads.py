@@ -6,7 +6,6 @@ scoped session, so a thread can never reach another tenant's ticket.
 """
 
 import re
-import uuid
 
 from email_reply_parser import EmailReplyParser
 from sqlalchemy import select
@@ -39,15 +38,20 @@ def visible_reply(text: str) -> str:
 async def ticket_for(session: AsyncSession, desk: Desk, parsed: Parsed) -> Ticket | None:
     """The ticket this email continues, if any (a merged ticket is followed by the caller)."""
     if parsed.answers:
-        query = (
-            select(EmailRecord.ticket_id)
-            .where(EmailRecord.message_id.in_(parsed.answers), EmailRecord.ticket_id.is_not(None))
+        # The ticket of the latest mail answered, in one round trip.
+        answered = (
+            select(Ticket)
+            .join(
+                EmailRecord,
+                (EmailRecord.tenant_id == Ticket.tenant_id) & (EmailRecord.ticket_id == Ticket.id),
+            )
+            .where(EmailRecord.message_id.in_(parsed.answers))
             .order_by(EmailRecord.created_at.desc())
             .limit(1)
         )
-        ticket_id = (await session.execute(query)).scalar_one_or_none()
-        if ticket_id is not None:
-            return await _ticket(session, ticket_id)
+        found = (await session.execute(answered)).scalar_one_or_none()
+        if found is not None:
+            return found
     for prefix, number in SUBJECT_REFERENCE.findall(parsed.subject):
         if prefix.upper() == desk.prefix.upper():
             numbered = select(Ticket).where(Ticket.number == int(number))
@@ -55,12 +59,6 @@ async def ticket_for(session: AsyncSession, desk: Desk, parsed: Parsed) -> Ticke
             if found is not None:
                 return found
     return None
-
-
-async def _ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
-    return (
-        await session.execute(select(Ticket).where(Ticket.id == ticket_id))
-    ).scalar_one_or_none()
 
 
 async def participants(session: AsyncSession, ticket: Ticket) -> set[str]:
