@@ -6,7 +6,7 @@ stay text and never run."""
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import FilePayload, async_playwright, expect
 
 from centralita.app import job_handlers
 from centralita.config import Settings
@@ -92,13 +92,11 @@ async def test_an_agent_sends_files_with_an_email_reply(
             files = panel.get_by_label("Attach files")
             await files.set_input_files(
                 [
-                    {
-                        "name": "factura-año.pdf",
-                        "mimeType": "application/pdf",
-                        "buffer": b"%PDF" * 500,
-                    },
-                    {"name": f"{XSS}.txt", "mimeType": "text/plain", "buffer": b"abc"},
-                    {"name": "borrador.txt", "mimeType": "text/plain", "buffer": b"borrador"},
+                    FilePayload(
+                        name="factura-año.pdf", mimeType="application/pdf", buffer=b"%PDF" * 500
+                    ),
+                    FilePayload(name=f"{XSS}.txt", mimeType="text/plain", buffer=b"abc"),
+                    FilePayload(name="borrador.txt", mimeType="text/plain", buffer=b"borrador"),
                 ]
             )
             listed = panel.locator(".reply-file-list li")
