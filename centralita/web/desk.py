@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Query
 from fastapi.responses import Response
 
+from centralita.channels.email import replies
 from centralita.db.scoping import use_system_scope, use_tenant_scope
 from centralita.errors import Forbidden, NotFound
 from centralita.i18n import gettext_noop
@@ -108,6 +109,16 @@ SCRIPT_TEXTS = {
     "call_live": gettext_noop("On the call."),
     "call_held": gettext_noop("The caller is on hold."),
     "call_ended": gettext_noop("The call has ended; now the wrap-up."),
+    "remove_file": gettext_noop("Remove %(name)s"),
+    "remove": gettext_noop("Remove"),
+    "file_too_large": gettext_noop("%(name)s is larger than %(limit)s MB."),
+    "files_too_large": gettext_noop("Together the files would exceed %(limit)s MB."),
+    "too_many_files": gettext_noop("Attach at most %(limit)s files."),
+    "file_refused": gettext_noop("%(name)s is a program or script, which cannot be sent by email."),
+    "file_empty": gettext_noop("%(name)s is empty."),
+    "files_not_in_notes": gettext_noop(
+        "Files go to the customer: untick “Internal note” to send them, or remove them."
+    ),
 }
 
 
@@ -145,6 +156,10 @@ PROBLEM_TEXTS = {
     "problem_not_a_call": gettext_noop("This conversation is not a phone call."),
     "problem_offer_expired": gettext_noop("The offer has expired."),
     "problem_no_number": gettext_noop("This company has no phone number with a provider account."),
+    "problem_attachments_too_large": gettext_noop(
+        "The files are too large to send: at most 10 MB each and 15 MB together."
+    ),
+    "problem_not_email": gettext_noop("Files can only be sent on email conversations."),
 }
 
 
@@ -184,6 +199,12 @@ async def agent_desktop(page: SignedInPage) -> Response:
             "dispositions": DISPOSITIONS,
             "tenant_names": {tenant.slug: tenant.name for tenant in tenants},
             "script_texts": texts(page, SCRIPT_TEXTS | PROBLEM_TEXTS | SELF_SERVICE_FIELDS),
+            "attachment_limits": {
+                "files": replies.MAX_FILES,
+                "file_bytes": replies.MAX_FILE_BYTES,
+                "reply_bytes": replies.MAX_REPLY_BYTES,
+                "refused": " ".join(sorted(replies.REFUSED_EXTENSIONS)),
+            },
         },
     )
 

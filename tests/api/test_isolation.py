@@ -440,6 +440,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{TENANT_PREFIX}/channel-addresses/{{address_id}}"): {"queue": "general"},
     ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/release"): {},
     ("POST", f"{TENANT_PREFIX}/email/messages/{{email_id}}/dismiss"): {},
+    ("POST", f"{TENANT_PREFIX}/email/interactions/{{interaction_id}}/replies"): {},
     ("POST", f"{TENANT_PREFIX}/wfm/schedules/{{schedule_id}}/publish"): {},
     ("POST", f"{TENANT_PREFIX}/interactions/{{interaction_id}}/typing"): {},
     ("PATCH", f"{TENANT_PREFIX}/webhooks/{{subscription_id}}"): {"description": "Renamed"},

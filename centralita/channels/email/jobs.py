@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
-from centralita.channels.email.models import EmailRecord
+from centralita.channels.email.models import EmailAttachment, EmailRecord
 from centralita.channels.email.outbound import Outgoing, Relay, send_once
 from centralita.channels.email.threads import reply_subject
 from centralita.channels.outbound import Sender
@@ -154,7 +155,22 @@ def email_sender(relay: Relay) -> Sender:
             ticket_id=interaction.ticket_id,
             interaction_id=interaction.id,
             message_ref=message.id,
+            attachments=await _attached(session, message),
         )
         await send_once(session, relay, outgoing, now)
 
     return send
+
+
+async def _attached(session: AsyncSession, message: Message) -> list[EmailAttachment]:
+    """The files the agent sent with ``message``, in the order they were attached."""
+    if not message.attachments:
+        return []
+    query = (
+        select(EmailAttachment)
+        .where(EmailAttachment.message_ref == message.id)
+        .options(undefer(EmailAttachment.content))
+    )
+    order = [str(listed.get("url", "")).rsplit("/", 1)[-1] for listed in message.attachments]
+    found = list((await session.execute(query)).scalars())
+    return sorted(found, key=lambda row: order.index(str(row.id)) if str(row.id) in order else 0)

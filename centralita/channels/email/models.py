@@ -78,6 +78,13 @@ class EmailRecord(TenantEntity, Base):
 
 
 class EmailAttachment(TenantEntity, Base):
+    """A file that came with an email, or one an agent attached to a reply.
+
+    An agent's file is stored with the interaction message it was sent with (``message_ref``),
+    in the same transaction as that message and its delivery job; the email it went out in is
+    filled in (``email_id``) when the job sends it.
+    """
+
     __tablename__ = "email_attachments"
     __table_args__ = (
         ForeignKeyConstraint(
@@ -85,10 +92,17 @@ class EmailAttachment(TenantEntity, Base):
             ["email_messages.tenant_id", "email_messages.id"],
             ondelete="CASCADE",
         ),
+        ForeignKeyConstraint(
+            ["tenant_id", "message_ref"],
+            ["interaction_messages.tenant_id", "interaction_messages.id"],
+            ondelete="CASCADE",
+        ),
         Index("ix_email_attachments_email", "tenant_id", "email_id"),
+        Index("ix_email_attachments_message", "tenant_id", "message_ref"),
     )
 
-    email_id: Mapped[uuid.UUID]
+    email_id: Mapped[uuid.UUID | None]
+    message_ref: Mapped[uuid.UUID | None]
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     # An inline image's Content-ID, so the original can be reassembled by an operator.

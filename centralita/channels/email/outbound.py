@@ -11,7 +11,7 @@ receiving systems use to recognise a duplicate.
 
 import html as html_module
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.channels.email.mime import format_address
-from centralita.channels.email.models import Direction, EmailRecord, EmailStatus
+from centralita.channels.email.models import Direction, EmailAttachment, EmailRecord, EmailStatus
 from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity, IdentityKind
@@ -82,6 +82,8 @@ class Outgoing:
     automatic: str | None = None
     # More header fields, such as a campaign's List-Unsubscribe (RFC 2369, RFC 8058).
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Files the agent attached (their content loaded); linked to the email once it is recorded.
+    attachments: Sequence[EmailAttachment] = ()
 
 
 async def send_once(
@@ -138,6 +140,8 @@ async def send_once(
         record.raw, record.size, record.sent_at = mime.as_bytes(), len(mime.as_bytes()), now
     session.add(record)
     await session.flush()
+    for attachment in outgoing.attachments:
+        attachment.email_id = record.id
     return record
 
 
@@ -170,6 +174,11 @@ def compose(
         mime[name] = value
     mime.set_content(outgoing.text)
     mime.add_alternative(outgoing.html or text_as_html(outgoing.text), subtype="html")
+    for attachment in outgoing.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        mime.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return mime
 
 

@@ -1,10 +1,12 @@
 """The agent desktop in a real headless Chromium: an offer arrives over the WebSocket, the agent
 accepts, replies, ends and wraps up; customer markup stays text and never runs."""
 
+import asyncio
+import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Route, async_playwright, expect
 
 from centralita.config import Settings
 from centralita.events.bus import Event, user_topic
@@ -256,3 +258,101 @@ async def test_tickets_transfers_and_the_supervisors_actions(
 
     tickets = (await admin.get(tenant.url("/tickets"), params={"text": "duplicado"})).json()
     assert [t["subject"] for t in tickets["items"]] == ["Devolución del cobro duplicado"]
+
+
+async def test_work_that_leaves_or_comes_back_is_drawn_once_in_its_current_place(
+    world: World, settings: Settings
+) -> None:
+    """A detail that arrives after its work has gone draws nothing, and work handed back to the
+    same agent shows as a new offer without its old tab."""
+    tenant = world.tenant
+    agent = await world.agent(name="Ana Agente", presence="offline")  # type: ignore[arg-type]
+    admin = await tenant.client()
+    claims = await admin.post(tenant.url("/skills"), json={"name": "reclamaciones"})
+    assert claims.status_code == 201, claims.text
+    queues = {}
+    for name, skill in (("reclamaciones", claims.json()["id"]), ("ventas", str(world.skill.id))):
+        made = await admin.post(
+            tenant.url("/queues"),
+            json={"name": name, "channels": ["chat"], "skills": [{"skill_id": skill}]},
+        )
+        assert made.status_code == 201, made.text
+        queues[name] = made.json()["id"]
+
+    async def arrive(email: str, name: str) -> str:
+        created = await admin.post(
+            tenant.url("/interactions"),
+            json={
+                "channel": "chat",
+                "identity": {"kind": "email", "value": email},
+                "customer_name": name,
+                "queue": world.queue.name,
+                "language": "es",
+                "message": {"text": "Hola"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    with live_server(settings) as server:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            watched = await open_page(browser)
+            page = watched.page
+            await sign_in(page, server.url, agent.email, "/agent")
+            await expect(page.locator("#connection")).to_have_text("Connected", timeout=20_000)
+            await page.get_by_label("Status", exact=True).select_option("available")
+            await page.get_by_role("button", name="Change status").click()
+            await expect(page.locator("#presence-label")).to_have_text("Available")
+            tabs = page.get_by_role("tab")
+
+            await arrive("lento@example.com", "Luis Lento")
+            await expect(page.locator(".offer-customer")).to_have_text("Luis Lento", timeout=15_000)
+            await page.keyboard.press("Alt+a")
+            panel = page.get_by_role("tabpanel")
+            await expect(panel.locator(".message-customer .message-text")).to_have_text("Hola")
+
+            # After a reconnect the desk reloads the conversation; that answer is slow, and
+            # meanwhile the agent transfers the work away (to a queue she does not serve).
+            gate, asked = asyncio.Event(), asyncio.Event()
+            detail = re.compile(r"/interactions/[0-9a-f-]{36}$")
+
+            async def held(route: Route) -> None:
+                asked.set()
+                await gate.wait()
+                await route.continue_()
+
+            await page.route(detail, held)
+            server.drop_sockets()
+            await asyncio.wait_for(asked.wait(), 20)
+            await panel.locator("summary", has_text="Transfer").click()
+            await panel.get_by_label("To a queue").select_option(label="reclamaciones")
+            await panel.locator(".transfer-form").get_by_role("button", name="Transfer").click()
+            await expect(tabs).to_have_count(0)
+            async with page.expect_response(lambda r: bool(detail.search(r.url))):
+                gate.set()
+            await page.unroute(detail)
+            # Nothing may come back: give the late answer time to be (wrongly) drawn.
+            await page.wait_for_timeout(1_000)
+            await expect(tabs).to_have_count(0)
+
+            # Accepted, then handed to a queue she serves: the work comes straight back to her.
+            await arrive("vuelta@example.com", "Vera Vuelta")
+            offer = page.locator(".offer").filter(has_text="Vera Vuelta")
+            await expect(offer).to_be_visible(timeout=15_000)
+            await offer.get_by_role("button", name="Accept").click()
+            await expect(tabs).to_have_text("Chat · Vera Vuelta")
+            await panel.locator("summary", has_text="Transfer").click()
+            await panel.get_by_label("To a queue").select_option(label="ventas")
+            await panel.locator(".transfer-form").get_by_role("button", name="Transfer").click()
+            await expect(offer).to_be_visible(timeout=15_000)
+            await expect(tabs).to_have_count(0)
+            await offer.get_by_role("button", name="Accept").click()
+            await expect(tabs).to_have_count(1)
+            await expect(
+                page.get_by_role("tabpanel").locator(".message-customer .message-text")
+            ).to_have_text("Hola")
+            await watched.assert_clean()
+            await browser.close()

@@ -84,9 +84,17 @@ function chime() {
 
 // --- loading what belongs to one piece of work ------------------------------------------
 
+// An entry is one spell of work in one place (offer, or tab): when the work leaves, or comes
+// back as a new offer, its entry is dropped and a new one made. An answer that arrives for a
+// dropped entry is stale and must draw nothing.
+function current(entry) {
+  return work.get(entry.item.interaction_id) === entry;
+}
+
 async function loadDetail(entry) {
   const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}`);
   const detail = await api("GET", path);
+  if (!current(entry)) return;
   // A message the socket delivered while this request was in flight is newer than its answer.
   const fetched = new Set((detail.messages || []).map((message) => message.id));
   const delivered = (entry.detail?.messages || []).filter((message) => !fetched.has(message.id));
@@ -94,9 +102,18 @@ async function loadDetail(entry) {
   entry.detail = detail;
   if (!entry.customer) {
     const customerPath = tenantPath(entry.item.tenant_slug, `/customers/${entry.item.customer_id}`);
-    entry.customer = await api("GET", customerPath);
+    const customer = await api("GET", customerPath);
+    if (!current(entry)) return;
+    entry.customer = customer;
   }
   render(entry);
+}
+
+// In the background: a failure is worth telling only while the work is still here.
+function reload(entry) {
+  loadDetail(entry).catch((error) => {
+    if (current(entry)) showError(error);
+  });
 }
 
 function targetsOf(slug) {
@@ -208,6 +225,7 @@ function ensureTab(entry) {
   pick.id = `macro-${id}`;
   reply.querySelector(".macro-row .field-label").htmlFor = pick.id;
   reply.querySelector(".macro-insert").addEventListener("click", () => insertMacro(entry));
+  wireFiles(entry, reply);
   panel.querySelector(".call-hold").addEventListener("click", () => callAction(entry, "hold"));
   panel.querySelector(".call-resume").addEventListener("click", () => callAction(entry, "resume"));
   panel.querySelector(".call-hang-up").addEventListener("click", () => callAction(entry, "hang-up"));
@@ -267,6 +285,7 @@ function render(entry) {
   p.querySelector(".transfer").hidden = wrapping;
   renderCall(entry, onCall && !wrapping);
   text(p.querySelector(".reply-form > .field-label"), item.channel === "email" ? T.reply_email : T.reply);
+  p.querySelector(".reply-files").hidden = item.channel !== "email";
   if (entry.detail) {
     renderSelfService(p, entry.detail.self_service_context || {});
     renderThread(p.querySelector(".thread"), entry.detail.messages || []);
@@ -364,8 +383,9 @@ function renderThread(list, messages) {
       link.className = "attachment";
       link.rel = "noopener noreferrer";
       link.target = "_blank";
-      if (/^https?:/i.test(file.url)) link.href = file.url;
-      text(link, file.name);
+      // The provider's own link, or this tenant's download of a file stored with the email.
+      if (/^https?:/i.test(file.url) || /^\/api\/v1\/tenants\//.test(file.url)) link.href = file.url;
+      text(link, `${file.name} (${size(file.size)})`);
       li.append(link);
     }
     return li;
@@ -390,7 +410,7 @@ async function select(id) {
   try {
     const query = new URLSearchParams({ tenant: entry.item.tenant_slug, interaction: id });
     const nodes = await fragment(`/agent/panel?${query}`);
-    if (selected !== id) return;
+    if (selected !== id || !current(entry)) return;
     side.replaceChildren(...nodes);
     side.querySelectorAll(".ticket-status-form").forEach((form) =>
       form.addEventListener("submit", (event) => {
@@ -417,16 +437,116 @@ async function sendReply(entry) {
   const form = entry.panel.querySelector(".reply-form");
   const area = form.querySelector("textarea");
   const value = area.value.trim();
-  if (!value) return;
+  const files = entry.files;
+  if (!value && !files.length) return;
   const kind = form.querySelector('[name="note"]').checked ? "note" : "agent";
-  const path = tenantPath(entry.item.tenant_slug, `/interactions/${entry.item.interaction_id}/messages`);
+  if (files.length && kind === "note") {
+    filesError(entry, T.files_not_in_notes);
+    return;
+  }
+  const { tenant_slug: slug, interaction_id: id } = entry.item;
   try {
-    await api("POST", path, { author_kind: kind, text: value });
+    if (files.length) {
+      const body = new FormData();
+      body.append("text", value);
+      for (const file of files) body.append("files", file, file.name);
+      await api("POST", tenantPath(slug, `/email/interactions/${id}/replies`), body);
+      entry.files = [];
+      renderFiles(entry);
+    } else {
+      await api("POST", tenantPath(slug, `/interactions/${id}/messages`), { author_kind: kind, text: value });
+    }
     area.value = "";
     await loadDetail(entry);
   } catch (error) {
     showError(error);
   }
+}
+
+// --- files attached to an email reply ---------------------------------------------------
+
+function size(bytes) {
+  const lang = document.documentElement.lang;
+  const [unit, value] = bytes >= 1e6 ? ["megabyte", bytes / 1e6] : ["kilobyte", Math.max(bytes / 1e3, 0.1)];
+  return new Intl.NumberFormat(lang, { style: "unit", unit, maximumFractionDigits: 1 }).format(value);
+}
+
+function filesError(entry, message) {
+  const box = entry.panel.querySelector(".reply-files-error");
+  text(box, message);
+  box.hidden = !message;
+}
+
+// The same limits the server enforces, checked first so the agent hears at once, in words.
+function addFiles(entry, chosen) {
+  const area = entry.panel.querySelector(".reply-files");
+  const limits = area.dataset;
+  const refused = new Set(limits.refused.split(" "));
+  const mb = (bytes) => Math.floor(Number(bytes) / 1e6);
+  const files = [...entry.files];
+  for (const file of chosen) {
+    const extension = file.name.includes(".") ? file.name.split(".").pop().toLowerCase() : "";
+    let problem = null;
+    if (refused.has(extension)) problem = format(T.file_refused, { name: file.name });
+    else if (file.size === 0) problem = format(T.file_empty, { name: file.name });
+    else if (file.size > Number(limits.maxFileBytes)) problem = format(T.file_too_large, { name: file.name, limit: mb(limits.maxFileBytes) });
+    else if (files.length >= Number(limits.maxFiles)) problem = format(T.too_many_files, { limit: limits.maxFiles });
+    else if (files.reduce((sum, f) => sum + f.size, file.size) > Number(limits.maxReplyBytes)) problem = format(T.files_too_large, { limit: mb(limits.maxReplyBytes) });
+    if (problem) {
+      filesError(entry, problem);
+      renderFiles(entry);
+      return;
+    }
+    files.push(file);
+  }
+  entry.files = files;
+  filesError(entry, "");
+  renderFiles(entry);
+}
+
+function renderFiles(entry) {
+  const list = entry.panel.querySelector(".reply-file-list");
+  list.replaceChildren(
+    ...entry.files.map((file, index) => {
+      const li = document.createElement("li");
+      const remove = text(document.createElement("button"), T.remove);
+      remove.type = "button";
+      remove.className = "button button-small button-secondary";
+      remove.setAttribute("aria-label", format(T.remove_file, { name: file.name }));
+      remove.addEventListener("click", () => {
+        entry.files = entry.files.filter((_, at) => at !== index);
+        filesError(entry, "");
+        renderFiles(entry);
+        entry.panel.querySelector(".reply-file-input").focus();
+      });
+      li.append(text(document.createElement("span"), `${file.name} (${size(file.size)})`), remove);
+      return li;
+    }),
+  );
+}
+
+function wireFiles(entry, reply) {
+  entry.files = [];
+  const area = reply.querySelector(".reply-files");
+  const input = area.querySelector(".reply-file-input");
+  input.id = `files-${entry.item.interaction_id}`;
+  area.querySelector(".field-label").htmlFor = input.id;
+  input.addEventListener("change", () => {
+    addFiles(entry, [...input.files]);
+    input.value = "";
+  });
+  reply.addEventListener("dragover", (event) => {
+    if (area.hidden || !event.dataTransfer?.types.includes("Files")) return;
+    event.preventDefault();
+    area.classList.add("dropping");
+  });
+  reply.addEventListener("dragleave", () => area.classList.remove("dropping"));
+  reply.addEventListener("drop", (event) => {
+    if (area.hidden || !event.dataTransfer?.files.length) return;
+    event.preventDefault();
+    area.classList.remove("dropping");
+    addFiles(entry, [...event.dataTransfer.files]);
+  });
 }
 
 async function endConversation(entry) {
@@ -633,6 +753,7 @@ async function callAction(entry, verb) {
       entry.panel?.querySelector(".wrap-up-form select")?.focus();
       return;
     }
+    if (!current(entry)) return;
     render(entry);
     entry.panel.querySelector(entry.onHold ? ".call-resume" : ".call-hold").focus();
   } catch (error) {
@@ -653,6 +774,18 @@ async function updateTicket(entry, form) {
 
 // --- reconciling with the server's truth ------------------------------------------------
 
+function drop(entry) {
+  const id = entry.item.interaction_id;
+  entry.offer?.remove();
+  entry.panel?.remove();
+  entry.tab?.remove();
+  work.delete(id);
+  if (selected === id) {
+    selected = null;
+    $("customer-side").replaceChildren();
+  }
+}
+
 function reconcile(snapshot) {
   showPresence(snapshot.presence, snapshot.presence_reason);
   const seen = new Set();
@@ -660,27 +793,23 @@ function reconcile(snapshot) {
     const id = item.interaction_id;
     seen.add(id);
     const known = work.get(id);
-    if (known) {
-      known.item = item;
-      render(known);
+    // Work that had a tab and is offered again (sent back to this agent) starts over as an
+    // offer: its old tab goes, and what is still loading for the old one is ignored.
+    if (known && known.panel && item.state === "offered") drop(known);
+    const kept = work.get(id);
+    if (kept) {
+      kept.item = item;
+      render(kept);
     } else {
       const entry = { item, detail: null, customer: null, panel: null, tab: null, offer: null };
       entry.onHold = sessionStorage.getItem(`centralita.held.${id}`) === "1";
       work.set(id, entry);
       render(entry);
-      loadDetail(entry).catch(showError);
+      reload(entry);
     }
   }
   for (const [id, entry] of work) {
-    if (seen.has(id)) continue;
-    entry.offer?.remove();
-    entry.panel?.remove();
-    entry.tab?.remove();
-    work.delete(id);
-    if (selected === id) {
-      selected = null;
-      $("customer-side").replaceChildren();
-    }
+    if (!seen.has(id)) drop(entry);
   }
   const tabs = [...work.values()].filter((e) => e.panel);
   $("empty-work").hidden = work.size > 0;
@@ -713,7 +842,7 @@ function onEvent(event) {
       render(entry);
       return;
     }
-    loadDetail(entry).catch(showError);
+    reload(entry);
     return;
   }
   if (event.type === "agent.presence_changed") {
@@ -773,7 +902,7 @@ live("/ws/agent", {
     text(node, state === "open" ? T.connected : T.reconnecting);
     if (state === "open") {
       // Messages that arrived while the socket was down are in the threads, not in the replay.
-      for (const entry of work.values()) loadDetail(entry).catch(showError);
+      for (const entry of work.values()) reload(entry);
     }
   },
 });
