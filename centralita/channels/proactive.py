@@ -38,8 +38,7 @@ def proactive_handlers(
         if message is None or message.status != OutboundStatus.PENDING:
             return
         await use_tenant_scope(session, message.tenant_id)
-        target = status_callback_url(reports, message.channel, ReportTarget(message=message.id))
-        error = await _send(session, provider, relay, message, now, target, is_last_attempt(job))
+        error = await _send(session, provider, relay, message, now, reports, is_last_attempt(job))
         message.status = OutboundStatus.FAILED if error else OutboundStatus.SENT
         message.error = error
         await session.flush()
@@ -53,7 +52,7 @@ async def _send(
     relay: Relay | None,
     message: OutboundMessage,
     now: datetime,
-    status_callback: str,
+    reports: str,
     last_attempt: bool,
 ) -> str | None:
     """Send the message; the reason it cannot go, or None once it went. A provider that cannot
@@ -62,6 +61,7 @@ async def _send(
         number = await sending_number(session)
         if number is None:
             return "the company has no SMS number"
+        status_callback = status_callback_url(reports, "sms", ReportTarget(message=message.id))
         await provider.message(
             number, message.to_address, message.body, str(message.id), status_callback
         )
@@ -71,6 +71,7 @@ async def _send(
         if number is None:
             return "the company has no phone number with a provider account"
         twiml = TwiML().say(message.body, message.language).document()
+        status_callback = status_callback_url(reports, "voice", ReportTarget(message=message.id))
         await provider.announce(number, message.to_address, twiml, str(message.id), status_callback)
         return None
     if message.channel == OutboundChannel.EMAIL:

@@ -10,7 +10,10 @@ import httpx
 from sqlalchemy import select
 
 from centralita.campaigns.models import CampaignContact, ContactStatus
+from centralita.channels.campaigns import MAX_ATTEMPTS
+from centralita.channels.email.outbound import Relay
 from centralita.channels.models import AddressChannel
+from centralita.config import Settings
 from centralita.events.models import EventRecord
 from centralita.identity.permissions import Role
 from tests.campaigns.conftest import (
@@ -21,6 +24,7 @@ from tests.campaigns.conftest import (
     results,
     start,
 )
+from tests.channels.email.conftest import Sink, add_mailbox, unique_address
 from tests.channels.telephony import ACCOUNT_SID, add_number, new_number, signed_post
 from tests.conftest import TenantFixture
 from tests.web.helpers import make_user, post_login
@@ -273,3 +277,44 @@ async def test_a_campaign_finishes_once_every_contact_has_its_outcome(
     assert re.match(
         r'[^<]*>\s*<td>Tarjeta nueva</td>\s*<td class="campaign-status">Finished <time', row
     )
+
+
+async def test_a_campaign_email_the_relay_never_takes_fails_after_its_attempts(
+    tenant_a: TenantFixture, keyed_provider: KeyedProvider, sink: Sink, settings: Settings
+) -> None:
+    await add_mailbox(tenant_a, unique_address())
+    await make_customer(tenant_a, email="olga@cliente.example", consent_email=True)
+    relay = Relay.from_settings(
+        settings.model_copy(update={"smtp_relay_host": "127.0.0.1", "smtp_relay_port": sink.port})
+    )
+    campaign = await make_campaign(
+        tenant_a,
+        segment={},
+        allowed_hours=ALWAYS,
+        channels=["email"],
+        templates={"email": {"es": "Hola {name}, su tarjeta está lista."}},
+    )
+    await start(tenant_a, campaign["id"])
+    sink.refuse = True
+    at = [soon()]
+    sender = dispatcher(tenant_a.db, keyed_provider, lambda: at[0], relay=relay)
+    seen = []
+    for _ in range(8):
+        await sender.step()
+        (contact,) = (await results(tenant_a, campaign["id"]))["contacts"]
+        seen.append((contact["status"], contact["attempts"]))
+        if contact["status"] == "failed":
+            break
+        # Just before the next try is due nothing happens; then it is taken again.
+        async with tenant_a.db.tenant_session(tenant_a.id) as session:
+            due = (await session.execute(select(CampaignContact.due_at))).scalar_one()
+        at[0] = due - timedelta(seconds=1)
+        assert await sender.step() == 0
+        at[0] = due
+
+    assert seen == [("sending", n) for n in range(1, MAX_ATTEMPTS)] + [("failed", MAX_ATTEMPTS)]
+    assert sink.received == []
+    assert "451" in contact["error"]
+    finished = await results(tenant_a, campaign["id"])
+    assert finished["campaign"]["status"] == "finished"
+    assert finished["totals"]["failed"] == 1
