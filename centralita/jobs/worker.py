@@ -38,7 +38,8 @@ MAX_RETRY_DELAY = timedelta(hours=1)
 
 def is_last_attempt(job: Job) -> bool:
     """Whether a failure now drops the job: a handler records then what did not happen."""
-    return job.attempts + 1 >= MAX_ATTEMPTS
+    # A job built in memory and never stored has no attempts yet: its column default is unset.
+    return (job.attempts or 0) + 1 >= MAX_ATTEMPTS
 
 
 def retry_delay(attempts: int) -> timedelta:
