@@ -35,6 +35,7 @@ from centralita.channels.email.routes import router as email_router
 from centralita.channels.email.smtp import start_listener
 from centralita.channels.outbound import Sender, delivery_handlers
 from centralita.channels.proactive import proactive_handlers
+from centralita.channels.reports import reports_base
 from centralita.channels.routes import router as channels_router
 from centralita.channels.sms.routes import router as sms_router
 from centralita.channels.sms.sender import sms_sender
@@ -160,7 +161,7 @@ def job_handlers(settings: Settings) -> dict[str, JobHandler]:
         handlers.update(transcript_handlers(relay))
         handlers.update(reporting_mail.job_handlers(SmtpSender(settings), compose_weekly))
     handlers.update(delivery_handlers(senders))
-    handlers.update(proactive_handlers(provider, relay))
+    handlers.update(proactive_handlers(provider, relay, reports_base(settings)))
     return handlers
 
 

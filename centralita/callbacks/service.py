@@ -22,7 +22,7 @@ from centralita.callbacks.models import (
     Outcome,
 )
 from centralita.callbacks.schemas import AttemptIn, CallbackCreate
-from centralita.customers.models import Customer
+from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
 from centralita.customers.service import IdentityRules
 from centralita.db.base import new_id, utcnow
 from centralita.db.paging import Slice, paginate
@@ -88,11 +88,13 @@ async def create_callback(
     if due_at.tzinfo is None:
         raise InvalidInput.on_field("body.due_at", "give a time zone (or Z for UTC)")
     expires_at = max(due_at, now) + timedelta(hours=data.expires_in_hours)
+    customer_id = customer.merged_into_id or customer.id
     callback = Callback(
         tenant_id=tenant_id,
         id=new_id(),
-        customer_id=customer.merged_into_id or customer.id,
-        phone=data.phone,
+        customer_id=customer_id,
+        # The agent calls the number given, else the customer's own (a rule names none).
+        phone=data.phone or await _phone_of(session, customer_id),
         queue=data.queue,
         priority=data.priority,
         reason=data.reason,
@@ -177,6 +179,19 @@ async def record_attempt(
     if callback.status == CallbackStatus.COMPLETED:
         emit(session, callback_event("callback.completed", callback))
     return callback
+
+
+async def _phone_of(session: AsyncSession, customer_id: uuid.UUID) -> str | None:
+    query = (
+        select(CustomerIdentity.value)
+        .where(
+            CustomerIdentity.customer_id == customer_id,
+            CustomerIdentity.kind == IdentityKind.PHONE,
+        )
+        .order_by(CustomerIdentity.created_at)
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def cancel_callback(session: AsyncSession, callback_id: uuid.UUID) -> Callback:

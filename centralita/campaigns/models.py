@@ -14,6 +14,8 @@ class ContactChannel(StrEnum):
     EMAIL = "email"
     # An agent calls the customer: the campaign creates a callback for the campaign's queue.
     VOICE = "voice"
+    # An automated call: the provider rings the customer and speaks the message (TwiML <Say>).
+    VOICE_MESSAGE = "voice_msg"
 
 
 class ConsentSource(StrEnum):
@@ -86,6 +88,8 @@ class Campaign(TenantEntity, Base):
     # Pacing: how many contacts were claimed in the minute that began at ``pace_window``.
     pace_window: Mapped[datetime | None]
     pace_count: Mapped[int] = mapped_column(default=0)
+    # When the last contact reached its outcome (delivery reports may still refine results).
+    finished_at: Mapped[datetime | None]
 
 
 class ContactStatus(StrEnum):
@@ -123,6 +127,14 @@ class CampaignContact(TenantEntity, Base):
         ),
         # The frequency cap counts a customer's recent campaign messages.
         Index("ix_campaign_contacts_customer_sent", "tenant_id", "customer_id", "sent_at"),
+        # Whether a running campaign has contacts still to decide or to send (then it finishes).
+        Index(
+            "ix_campaign_contacts_open",
+            "tenant_id",
+            "campaign_id",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'sending')"),
+        ),
     )
 
     campaign_id: Mapped[uuid.UUID]
@@ -133,6 +145,7 @@ class CampaignContact(TenantEntity, Base):
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     channel: Mapped[str | None] = mapped_column(String(10))
     to_address: Mapped[str | None] = mapped_column(String(320))
+    # Why it was skipped or opted out; for an automated call, how it ended (answered, busy ...).
     reason: Mapped[str | None] = mapped_column(String(50))
     error: Mapped[str | None] = mapped_column(String(300))
     attempts: Mapped[int] = mapped_column(default=0)

@@ -48,7 +48,8 @@ class CampaignCreate(Strict):
     )
     templates: dict[ContactChannel, dict[str, str]] = Field(
         description='Text per channel and language, e.g. {"sms": {"es": "Hola {name}"}}; '
-        "{name} and the CSV's columns are filled in."
+        "{name} and the CSV's columns are filled in. voice: the script an agent reads on a "
+        "call; voice_msg: what an automated call says, in the customer's language."
     )
     subjects: dict[str, str] = Field(default_factory=dict, description="Email subject per language")
     channels: list[ContactChannel] = Field(
@@ -129,6 +130,9 @@ class CampaignOut(Read):
     voice_queue: str | None
     starts_at: datetime | None
     started_at: datetime | None
+    finished_at: datetime | None = Field(
+        description="When every contact had its outcome (sent, delivered, failed, skipped ...)"
+    )
     created_at: datetime
 
 
@@ -173,6 +177,13 @@ class ConsentIn(Strict):
     channel: ContactChannel
     granted: bool
     detail: str | None = Field(default=None, max_length=300)
+
+    @field_validator("channel")
+    @classmethod
+    def _one_consent_for_calls(cls, value: ContactChannel) -> ContactChannel:
+        if value == ContactChannel.VOICE_MESSAGE:
+            raise ValueError("automated calls follow the consent for voice: record that one")
+        return value
 
 
 class ConsentOut(Read):

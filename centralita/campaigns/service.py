@@ -39,15 +39,21 @@ from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
 from centralita.db.base import new_id, utcnow
 from centralita.db.paging import Slice, paginate
 from centralita.errors import Conflict, NotFound
+from centralita.events.bus import Event, emit, supervisors_topic
 from centralita.events.service import Actor, record_audit
+from centralita.outbound.delivery import Report, ending_of
 from centralita.tenancy.models import Tenant
 
 ADDRESS_KIND = {
     ContactChannel.SMS: IdentityKind.PHONE,
     ContactChannel.VOICE: IdentityKind.PHONE,
+    ContactChannel.VOICE_MESSAGE: IdentityKind.PHONE,
     ContactChannel.EMAIL: IdentityKind.EMAIL,
 }
+# Whose consent a channel needs: an automated call is a call, so one "no calls" stops both.
+CONSENT_CHANNEL = {ContactChannel.VOICE_MESSAGE: ContactChannel.VOICE}
 LEASE = timedelta(minutes=2)
+DISPATCH = Actor(label="campaigns")
 # A campaign template names its values as {name}: the customer's name or a column of the CSV.
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 # Statuses that count against the frequency cap: messages that went or are going out.
@@ -351,12 +357,12 @@ async def _facts(
 
 
 def _channels(campaign: Campaign, customer: Customer) -> list[ContactChannel]:
-    """The preferred channel first when the campaign may use it, then the campaign's order."""
+    """The preferred channels first when the campaign may use them (a customer who prefers
+    calls prefers an automated call too), then the campaign's order."""
     usable = [ContactChannel(c) for c in campaign.channels if c in campaign.templates]
     preferred = customer.preferred_channel
-    if preferred in usable:
-        return [ContactChannel(preferred), *(c for c in usable if c != preferred)]
-    return usable
+    first = [c for c in usable if preferred in (c, CONSENT_CHANNEL.get(c))]
+    return [*first, *(c for c in usable if c not in first)]
 
 
 def _choose(
@@ -370,11 +376,12 @@ def _choose(
         if address is None:
             reasons.append("no_address")
             continue
-        decided = facts.decisions.get((customer.id, str(channel)))
+        consent = CONSENT_CHANNEL.get(channel, channel)
+        decided = facts.decisions.get((customer.id, str(consent)))
         if decided is False:
             reasons.append("opted_out")
             continue
-        if decided is None and not profile_consent(customer, channel):
+        if decided is None and not profile_consent(customer, consent):
             reasons.append("no_consent")
             continue
         return channel, address
@@ -588,4 +595,88 @@ async def record_outcomes(
             row |= {"error": outcome.error[:300], "due_at": now + retry_in}
         rows.append(row)
     if rows:
-        await session.execute(update(CampaignContact), rows)
+        # Only contacts still being sent: a delivery report may have arrived before the outcome.
+        await session.execute(
+            update(CampaignContact)
+            .where(CampaignContact.status == ContactStatus.SENDING)
+            .execution_options(synchronize_session=None),
+            rows,
+        )
+
+
+# --- the end of a campaign ---------------------------------------------------------------------
+
+OPEN = (ContactStatus.QUEUED, ContactStatus.SENDING)
+
+
+def campaign_event(kind: str, campaign: Campaign) -> Event:
+    return Event(
+        type=kind,
+        tenant=campaign.tenant_id,
+        data={
+            "campaign_id": campaign.id,
+            "name": campaign.name,
+            "status": campaign.status,
+            "started_at": campaign.started_at,
+            "finished_at": campaign.finished_at,
+        },
+        recipients=(supervisors_topic(campaign.tenant_id),),
+    )
+
+
+async def finish_campaigns(session: AsyncSession, now: datetime) -> list[Campaign]:
+    """Running campaigns (of any tenant) none of whose contacts is left to decide or to send
+    become ``finished``; results may still be refined by the provider's delivery reports."""
+    still_open = (
+        select(CampaignContact.id)
+        .where(
+            CampaignContact.tenant_id == Campaign.tenant_id,
+            CampaignContact.campaign_id == Campaign.id,
+            CampaignContact.status.in_(OPEN),
+        )
+        .exists()
+    )
+    query = (
+        select(Campaign)
+        .where(Campaign.status == CampaignStatus.RUNNING, ~still_open)
+        .order_by(Campaign.id)
+        .with_for_update(skip_locked=True)
+    )
+    finished = list((await session.execute(query)).scalars())
+    for campaign in finished:
+        campaign.status, campaign.finished_at = CampaignStatus.FINISHED, now
+        record_audit(
+            session, campaign.tenant_id, DISPATCH, "campaign.finished", ("campaign", campaign.id)
+        )
+        emit(session, campaign_event("campaign.finished", campaign))
+    await session.flush()
+    return finished
+
+
+# --- the provider's delivery reports -----------------------------------------------------------
+
+# Once delivered or failed a contact stays so: a late "sent" or a repeat changes nothing.
+FINAL_CONTACT = (ContactStatus.DELIVERED, ContactStatus.FAILED)
+
+
+async def record_delivery_report(
+    session: AsyncSession, contact_id: uuid.UUID, report: Report
+) -> CampaignContact | None:
+    """Apply a status callback to the (scoped tenant's) contact it names; None when it names no
+    contact of ours, or another message. Repeats and late, out-of-order reports change nothing."""
+    query = select(CampaignContact).where(CampaignContact.id == contact_id).with_for_update()
+    contact = (await session.execute(query)).scalar_one_or_none()
+    if contact is None or contact.provider_ref not in (None, report.sid):
+        return None
+    call = contact.channel == ContactChannel.VOICE_MESSAGE
+    ending = ending_of(report, call=call)
+    if ending is None or contact.status not in (ContactStatus.SENDING, ContactStatus.SENT):
+        return contact
+    contact.provider_ref, contact.reason, contact.error = report.sid, ending.reason, ending.error
+    if ending.delivered:
+        contact.status = ContactStatus.DELIVERED
+    else:
+        # It never reached the customer, so it does not count against the frequency cap.
+        contact.status, contact.sent_at = ContactStatus.FAILED, None
+    await session.flush()
+    return contact

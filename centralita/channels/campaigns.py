@@ -1,16 +1,22 @@
-"""The campaign dispatcher: claims due campaign contacts and sends them, SMS by the provider's
-REST and email through the relay; agent calls became callbacks when they were claimed.
+"""The campaign dispatcher: claims due campaign contacts and sends them, SMS and automated voice
+messages by the provider's REST and email through the relay; agent calls became callbacks when
+they were claimed. When nothing more is due it finishes the campaigns that have no contact left.
 
 A batch is claimed and committed first (the contacts marked ``sending`` with a lease), then sent
 concurrently outside any transaction, then the outcomes are written in one statement. Each SMS
 carries its contact's idempotency key, the same on every attempt: when a dispatcher dies after
 sending and before recording, the contacts it held are claimed again once their lease lapses and
-the provider recognises the repeats, so nobody gets the message twice. An email's Message-ID is
-derived from the contact and sent once (``send_once``), as every other email of the platform.
+the provider recognises the repeats, so nobody gets the message twice; an automated call (the
+message spoken by ``<Say>`` in the customer's language) goes the same way. Texts and calls name
+the contact in their status callback, whose reports give the result (delivered, answered, busy
+...). An email's Message-ID is derived from the contact and sent once (``send_once``), as every
+other email of the platform; a relay that fails is tried again with back-off, and on the last
+attempt the contact fails with the relay's reason.
 """
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -25,13 +31,22 @@ from centralita.campaigns.service import (
     Outcome,
     Send,
     claim_contacts,
+    finish_campaigns,
     idempotency_key,
     record_outcomes,
 )
 from centralita.channels.email.models import EmailStatus
-from centralita.channels.email.outbound import Outgoing, Relay, send_once
+from centralita.channels.email.outbound import NotSent, Outgoing, Relay, send_once
 from centralita.channels.models import AddressChannel, ChannelAddress
-from centralita.channels.voice.provider import TIMEOUT_S, Messages, PooledMessages, ProviderError
+from centralita.channels.reports import ReportTarget, reports_base, status_callback_url
+from centralita.channels.voice.provider import (
+    TIMEOUT_S,
+    Messages,
+    PooledMessages,
+    ProviderError,
+    has_account,
+)
+from centralita.channels.voice.twiml import TwiML
 from centralita.config import Settings
 from centralita.db.base import utcnow
 from centralita.db.engine import Database
@@ -63,8 +78,11 @@ class CampaignDispatcher:
         lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
         idle_seconds: float = IDLE_SECONDS,
+        reports: str | None = None,
     ) -> None:
+        """``reports``: the base URL of the provider's status callbacks (None: no reports)."""
         self.db = db
+        self.reports = reports
         self.messages = messages
         self.relay = relay
         self.links = links
@@ -92,18 +110,39 @@ class CampaignDispatcher:
         now = self.clock()
         async with self.db.system_session() as session:
             claimed = await claim_contacts(session, now, limit=self.batch_size, lease=self.lease)
-            numbers = await _sms_numbers(session, {s.tenant_id for s in claimed.sends})
-            tenants = await _tenants(session, {s.tenant_id for s in claimed.sends})
+            tenant_ids = {s.tenant_id for s in claimed.sends}
+            texting = await _numbers(session, AddressChannel.SMS, tenant_ids)
+            calling = await _numbers(session, AddressChannel.VOICE, tenant_ids)
+            tenants = await _tenants(session, tenant_ids)
             await session.commit()
-        texts = [s for s in claimed.sends if s.channel == ContactChannel.SMS]
-        emails = [s for s in claimed.sends if s.channel == ContactChannel.EMAIL]
-        outcomes = await asyncio.gather(*(self._sms(s, numbers.get(s.tenant_id)) for s in texts))
+        by_channel: dict[ContactChannel, list[Send]] = {c: [] for c in ContactChannel}
+        for send in claimed.sends:
+            by_channel[send.channel].append(send)
+        outcomes = await asyncio.gather(
+            *(self._sms(s, texting.get(s.tenant_id)) for s in by_channel[ContactChannel.SMS]),
+            *(
+                self._announce(s, calling.get(s.tenant_id))
+                for s in by_channel[ContactChannel.VOICE_MESSAGE]
+            ),
+        )
         if outcomes:
             async with self.db.system_session() as session:
                 await record_outcomes(session, outcomes, self.clock(), retry_in=RETRY_IN)
                 await session.commit()
-        await asyncio.gather(*(self._email(s, tenants[s.tenant_id], now) for s in emails))
+        await asyncio.gather(
+            *(self._email(s, tenants[s.tenant_id], now) for s in by_channel[ContactChannel.EMAIL])
+        )
+        if claimed.contacts < self.batch_size:
+            # Nothing more is due now: campaigns with no contact left to send are finished.
+            async with self.db.system_session() as session:
+                await finish_campaigns(session, self.clock())
+                await session.commit()
         return claimed.contacts
+
+    def _status_callback(self, send: Send, channel: str) -> str | None:
+        if self.reports is None:
+            return None
+        return status_callback_url(self.reports, channel, ReportTarget(contact=send.contact_id))
 
     async def _sms(self, send: Send, number: ChannelAddress | None) -> Outcome:
         if number is None:
@@ -112,13 +151,33 @@ class CampaignDispatcher:
         async with self._slots:
             try:
                 sid = await self.messages.message(
-                    number, send.to_address, send.body, key=idempotency_key(send.contact_id)
+                    number,
+                    send.to_address,
+                    send.body,
+                    idempotency_key(send.contact_id),
+                    self._status_callback(send, "sms"),
                 )
             except ProviderError as exc:
-                final = send.attempts >= MAX_ATTEMPTS
-                return Outcome(
-                    send.contact_id, send.tenant_id, send.to_address, error=str(exc), final=final
+                return _failure(send, exc)
+        return Outcome(send.contact_id, send.tenant_id, send.to_address, provider_ref=sid)
+
+    async def _announce(self, send: Send, number: ChannelAddress | None) -> Outcome:
+        """An automated call that speaks the message in the customer's language."""
+        if number is None:
+            error = "the company has no phone number with a provider account"
+            return Outcome(send.contact_id, send.tenant_id, send.to_address, error=error)
+        twiml = TwiML().say(send.body, send.language).document()
+        async with self._slots:
+            try:
+                sid = await self.messages.announce(
+                    number,
+                    send.to_address,
+                    twiml,
+                    idempotency_key(send.contact_id),
+                    self._status_callback(send, "voice"),
                 )
+            except ProviderError as exc:
+                return _failure(send, exc)
         return Outcome(send.contact_id, send.tenant_id, send.to_address, provider_ref=sid)
 
     async def _email(self, send: Send, tenant: Tenant, now: datetime) -> None:
@@ -144,11 +203,13 @@ class CampaignDispatcher:
                         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                     },
                 )
+                last = send.attempts >= MAX_ATTEMPTS
                 try:
-                    record = await send_once(session, self.relay, outgoing, now)
-                except OSError as exc:
-                    # The relay cannot be reached: the lease lapses and the mail is tried again.
+                    record = await send_once(session, self.relay, outgoing, now, last_attempt=last)
+                except NotSent as exc:
                     logger.warning("campaigns: email to %s not sent: %s", send.to_address, exc)
+                    await _retry_later(session, send, str(exc), now)
+                    await session.commit()
                     return
                 if record.status != EmailStatus.SENT:
                     status, error = ContactStatus.FAILED, record.reason or str(record.status)
@@ -158,6 +219,29 @@ class CampaignDispatcher:
                 .values(status=status, error=error, to_address=send.to_address)
             )
             await session.commit()
+
+
+def _failure(send: Send, exc: ProviderError) -> Outcome:
+    """A refused send: tried again later, unless that was its last attempt."""
+    final = send.attempts >= MAX_ATTEMPTS
+    return Outcome(send.contact_id, send.tenant_id, send.to_address, error=str(exc), final=final)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off after ``attempts`` failed tries: 30 s, 1 min, 2 min, 4 min ..."""
+    return RETRY_IN * int(2 ** max(attempts - 1, 0))
+
+
+async def _retry_later(session: AsyncSession, send: Send, error: str, now: datetime) -> None:
+    """The contact stays claimed (``sending``) until its next try, which takes it again."""
+    await session.execute(
+        update(CampaignContact)
+        .where(
+            CampaignContact.id == send.contact_id,
+            CampaignContact.status == ContactStatus.SENDING,
+        )
+        .values(error=error[:300], due_at=now + retry_delay(send.attempts))
+    )
 
 
 def pooled_messages(base_url: str, connections: int = CONCURRENCY) -> PooledMessages:
@@ -178,31 +262,31 @@ async def run_campaign_dispatcher(db: Database, settings: Settings) -> None:
             messages,
             Relay.from_settings(settings),
             UnsubscribeLinks(settings.secret_key, settings.public_url),
+            reports=reports_base(settings),
         ).run()
     finally:
         await messages.http.close()
 
 
-async def _sms_numbers(
-    session: AsyncSession, tenant_ids: set[object]
-) -> dict[object, ChannelAddress]:
-    """Each tenant's first SMS number, the one its messages go out from."""
+async def _numbers(
+    session: AsyncSession, channel: AddressChannel, tenant_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, ChannelAddress]:
+    """Each tenant's first number of the channel with a provider account: its sending one."""
     if not tenant_ids:
         return {}
     query = (
         select(ChannelAddress)
-        .where(
-            ChannelAddress.channel == AddressChannel.SMS, ChannelAddress.tenant_id.in_(tenant_ids)
-        )
+        .where(ChannelAddress.channel == channel, ChannelAddress.tenant_id.in_(tenant_ids))
         .order_by(ChannelAddress.created_at, ChannelAddress.id)
     )
-    numbers: dict[object, ChannelAddress] = {}
+    numbers: dict[uuid.UUID, ChannelAddress] = {}
     for row in (await session.execute(query)).scalars():
-        numbers.setdefault(row.tenant_id, row)
+        if has_account(row):
+            numbers.setdefault(row.tenant_id, row)
     return numbers
 
 
-async def _tenants(session: AsyncSession, tenant_ids: set[object]) -> dict[object, Tenant]:
+async def _tenants(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
     if not tenant_ids:
         return {}
     rows = await session.execute(select(Tenant).where(Tenant.id.in_(tenant_ids)))

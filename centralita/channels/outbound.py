@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from centralita.db.scoping import use_tenant_scope
 from centralita.interactions.models import Channel, Interaction, Message
 from centralita.jobs.models import Job, JobKind
-from centralita.jobs.worker import JobHandler
+from centralita.jobs.worker import JobHandler, is_last_attempt
 
-Sender = Callable[[AsyncSession, Interaction, Message, datetime], Awaitable[None]]
-"""Sends one message to the customer of its interaction; raises when it could not."""
+Sender = Callable[[AsyncSession, Interaction, Message, datetime, bool], Awaitable[None]]
+"""Sends one message to the customer of its interaction; raises when it could not. The flag says
+this is the last attempt: a sender that can record the failure for the agent does so instead."""
 
 
 class NoSender(RuntimeError):
@@ -45,6 +46,6 @@ def delivery_handlers(senders: Mapping[Channel, Sender]) -> dict[str, JobHandler
         sender = senders.get(Channel(interaction.channel))
         if sender is None:
             raise NoSender(f"no sender is configured for {interaction.channel}")
-        await sender(session, interaction, message, now)
+        await sender(session, interaction, message, now, is_last_attempt(job))
 
     return {JobKind.CHANNEL_DELIVERY: deliver}

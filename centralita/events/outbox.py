@@ -47,6 +47,7 @@ RECORDED_TYPES = frozenset(
         "callback.attempted",
         "callback.completed",
         "callback.expired",
+        "campaign.finished",
         "api_event.received",
         "schedule.fired",
     }

@@ -36,6 +36,12 @@ MAX_ATTEMPTS = 10
 MAX_RETRY_DELAY = timedelta(hours=1)
 
 
+def is_last_attempt(job: Job) -> bool:
+    """Whether a failure now drops the job: a handler records then what did not happen."""
+    # A job built in memory and never stored has no attempts yet: its column default is unset.
+    return (job.attempts or 0) + 1 >= MAX_ATTEMPTS
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Exponential back-off after the ``attempts`` made so far: 2 s, 4 s, 8 s ... up to an hour."""
     return min(timedelta(seconds=2 ** (attempts + 1)), MAX_RETRY_DELAY)
@@ -92,7 +98,7 @@ class JobWorker:
                 "jobs: %s for %s failed (attempt %d)", job.kind, job.ref_id, job.attempts + 1
             )
             await use_system_scope(session)
-            if job.attempts + 1 >= MAX_ATTEMPTS:
+            if is_last_attempt(job):
                 logger.error(
                     "jobs: %s for %s dropped after %d attempts", job.kind, job.ref_id, MAX_ATTEMPTS
                 )

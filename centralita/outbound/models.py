@@ -17,6 +17,8 @@ class OutboundStatus(StrEnum):
     # Waiting for the channel's consumer of the ``outbound.send`` job.
     PENDING = "pending"
     SENT = "sent"
+    # The provider's delivery report said it reached the phone (or the call was answered).
+    DELIVERED = "delivered"
     FAILED = "failed"
 
 

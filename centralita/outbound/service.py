@@ -17,7 +17,8 @@ from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
 from centralita.db.base import new_id
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
-from centralita.outbound.models import OutboundChannel, OutboundMessage
+from centralita.outbound.delivery import Report, ending_of
+from centralita.outbound.models import OutboundChannel, OutboundMessage, OutboundStatus
 
 ADDRESS_KIND = {
     OutboundChannel.SMS: IdentityKind.PHONE,
@@ -97,3 +98,20 @@ async def queue_message(
         schedule(session, JobKind.OUTBOUND_SEND, ref_id=message.id)
         return message
     return None
+
+
+async def record_delivery_report(
+    session: AsyncSession, message_id: uuid.UUID, report: Report
+) -> OutboundMessage | None:
+    """Apply a status callback to the (scoped tenant's) message it names; None when there is no
+    such message. Only a sent message takes an ending, once: repeats and late reports do not."""
+    query = select(OutboundMessage).where(OutboundMessage.id == message_id).with_for_update()
+    message = (await session.execute(query)).scalar_one_or_none()
+    if message is None:
+        return None
+    ending = ending_of(report, call=message.channel == OutboundChannel.VOICE)
+    if ending is not None and message.status == OutboundStatus.SENT:
+        message.status = OutboundStatus.DELIVERED if ending.delivered else OutboundStatus.FAILED
+        message.error = ending.error
+        await session.flush()
+    return message

@@ -27,8 +27,8 @@ from tests.conftest import TenantFixture
 
 @dataclass
 class KeyedProvider:
-    """Twilio's Messages API on 127.0.0.1: a repeated Idempotency-Key gets the first answer and
-    creates no second message, as providers that support the key do."""
+    """Twilio's Messages and Calls API on 127.0.0.1: a repeated Idempotency-Key gets the first
+    answer and creates no second message or call, as providers that support the key do."""
 
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -53,7 +53,9 @@ def serve_keyed_provider() -> Iterator[KeyedProvider]:
             with provider.lock:
                 provider.requests.append({"form": form, "user": user, "key": key})
                 if key not in provider.messages:
-                    provider.messages[key] = {**form, "sid": f"SM{len(provider.messages):032d}"}
+                    kind = "CA" if self.path.endswith("/Calls.json") else "SM"
+                    sid = f"{kind}{len(provider.messages):032d}"
+                    provider.messages[key] = {**form, "sid": sid, "path": self.path}
                 sid = provider.messages[key]["sid"]
             body = json.dumps({"sid": sid}).encode()
             self.send_response(201)
@@ -114,6 +116,7 @@ def dispatcher(
         relay,
         UnsubscribeLinks("test-secret", "http://testserver"),
         clock=clock,
+        reports="http://testserver",
     )
 
 

@@ -245,7 +245,7 @@ async def test_a_delivery_goes_to_the_channels_sender_and_fails_loudly_without_o
         await session.commit()
     sent: list[tuple[str, str]] = []
 
-    async def sms_sender(session, interaction, message, now):
+    async def sms_sender(session, interaction, message, now, last_attempt):
         sent.append((str(interaction.id), message.text))
 
     job = Job(kind=JobKind.CHANNEL_DELIVERY, ref_id=reply.id)

@@ -16,7 +16,7 @@ from centralita.db.scoping import use_tenant_scope
 from centralita.i18n import TRANSLATIONS, format_moment
 from centralita.interactions.models import AuthorKind, Interaction, Message
 from centralita.jobs.models import Job, JobKind
-from centralita.jobs.worker import JobHandler
+from centralita.jobs.worker import JobHandler, is_last_attempt
 from centralita.tenancy.models import Tenant
 
 
@@ -64,6 +64,6 @@ def transcript_handlers(relay: Relay) -> dict[str, JobHandler]:
             interaction_id=interaction.id,
             automatic="auto-generated",
         )
-        await send_once(session, relay, outgoing, now)
+        await send_once(session, relay, outgoing, now, last_attempt=is_last_attempt(job))
 
     return {JobKind.CHAT_TRANSCRIPT: send_transcript}

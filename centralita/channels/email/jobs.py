@@ -1,6 +1,8 @@
 """The durable jobs that send email: ticket replies, interaction messages, acknowledgements and
 web-portal confirmations. Each reads what it is for, takes the tenant's scope and calls
-:func:`outbound.send_once`; a failure raises, and the worker tries again later."""
+:func:`outbound.send_once`; a failure raises, and the worker tries again later with back-off.
+On the worker's last attempt the email is recorded ``failed`` with the relay's reason instead
+(listed by the email API), so nobody waits for a reply that will not go."""
 
 import uuid
 from datetime import datetime
@@ -18,7 +20,7 @@ from centralita.db.scoping import use_tenant_scope
 from centralita.i18n import TRANSLATIONS, gettext_noop
 from centralita.interactions.models import Interaction, Message
 from centralita.jobs.models import Job, JobKind
-from centralita.jobs.worker import JobHandler
+from centralita.jobs.worker import JobHandler, is_last_attempt
 from centralita.tenancy.models import Tenant
 from centralita.tickets.models import Ticket, TicketMessage
 from centralita.tickets.settings import reference, ticket_settings
@@ -72,7 +74,7 @@ def email_handlers(relay: Relay) -> dict[str, JobHandler]:
             ticket_id=ticket.id,
             message_ref=message.id,
         )
-        await send_once(session, relay, outgoing, now)
+        await send_once(session, relay, outgoing, now, last_attempt=is_last_attempt(job))
 
     async def acknowledgement(session: AsyncSession, job: Job, now: datetime) -> None:
         query = select(EmailRecord).where(EmailRecord.id == job.ref_id)
@@ -83,7 +85,7 @@ def email_handlers(relay: Relay) -> dict[str, JobHandler]:
         ticket = (
             await session.execute(select(Ticket).where(Ticket.id == opening.ticket_id))
         ).scalar_one()
-        await _automatic(session, relay, ticket, "ack", ACKNOWLEDGEMENT, "auto-replied", now)
+        await _automatic(session, relay, ticket, "ack", ACKNOWLEDGEMENT, "auto-replied", now, job)
 
     async def confirmation(session: AsyncSession, job: Job, now: datetime) -> None:
         query = select(Ticket).where(Ticket.id == job.ref_id)
@@ -91,7 +93,9 @@ def email_handlers(relay: Relay) -> dict[str, JobHandler]:
         if ticket is None:
             return
         await use_tenant_scope(session, ticket.tenant_id)
-        await _automatic(session, relay, ticket, "confirm", CONFIRMATION, "auto-generated", now)
+        await _automatic(
+            session, relay, ticket, "confirm", CONFIRMATION, "auto-generated", now, job
+        )
 
     return {
         JobKind.EMAIL_TICKET_REPLY: ticket_reply,
@@ -108,6 +112,7 @@ async def _automatic(
     template: str,
     automatic: str,
     now: datetime,
+    job: Job,
 ) -> None:
     tenant = await _tenant(session, ticket.tenant_id)
     ref = await _ticket_reference(session, tenant, ticket)
@@ -127,14 +132,18 @@ async def _automatic(
         ticket_id=ticket.id,
         automatic=automatic,
     )
-    await send_once(session, relay, outgoing, now)
+    await send_once(session, relay, outgoing, now, last_attempt=is_last_attempt(job))
 
 
 def email_sender(relay: Relay) -> Sender:
     """The core's ``channel.delivery`` sender for messages on email interactions."""
 
     async def send(
-        session: AsyncSession, interaction: Interaction, message: Message, now: datetime
+        session: AsyncSession,
+        interaction: Interaction,
+        message: Message,
+        now: datetime,
+        last_attempt: bool,
     ) -> None:
         tenant = await _tenant(session, interaction.tenant_id)
         subject = interaction.subject or ""
@@ -157,7 +166,7 @@ def email_sender(relay: Relay) -> Sender:
             message_ref=message.id,
             attachments=await _attached(session, message),
         )
-        await send_once(session, relay, outgoing, now)
+        await send_once(session, relay, outgoing, now, last_attempt=last_attempt)
 
     return send
 

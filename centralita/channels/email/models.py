@@ -31,6 +31,7 @@ class EmailStatus(StrEnum):
     SENT = "sent"
     BOUNCED = "bounced"  # sent, and a delivery report said it failed
     UNDELIVERABLE = "undeliverable"  # not sent: no usable address
+    FAILED = "failed"  # not sent: the relay refused it for good, or failed on the last attempt
     SKIPPED = "skipped"  # automatic mail not sent (loop guard or hourly cap)
 
 

@@ -86,10 +86,32 @@ class Outgoing:
     attachments: Sequence[EmailAttachment] = ()
 
 
+class NotSent(RuntimeError):
+    """The relay could not take the message this time: the caller tries again later."""
+
+
+def _refused_for_good(exc: aiosmtplib.SMTPException) -> bool:
+    """A 5xx answer (unknown mailbox, rejected content): trying again cannot help."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code >= 500
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(refusal.code >= 500 for refusal in exc.recipients)
+    return False
+
+
 async def send_once(
-    session: AsyncSession, relay: Relay, outgoing: Outgoing, now: datetime
+    session: AsyncSession,
+    relay: Relay,
+    outgoing: Outgoing,
+    now: datetime,
+    *,
+    last_attempt: bool = False,
 ) -> EmailRecord:
-    """Send ``outgoing`` unless its Message-ID went out (or was decided on) before."""
+    """Send ``outgoing`` unless its Message-ID went out (or was decided on) before.
+
+    A relay that cannot be reached or answers "try later" raises :class:`NotSent`, unless this is
+    the ``last_attempt``: then, as for a permanent refusal, the message is recorded ``failed``
+    with the relay's reason, which also stops every later attempt."""
     query = select(EmailRecord).where(
         EmailRecord.direction == Direction.OUT, EmailRecord.message_id == outgoing.message_id
     )
@@ -126,18 +148,26 @@ async def send_once(
         record.status, record.reason = EmailStatus.SKIPPED, "automatic mail cap for this hour"
     else:
         mime = compose(relay, outgoing, mailbox, recipient, thread, now)
-        await aiosmtplib.send(
-            mime,
-            sender=mailbox.address,
-            recipients=[recipient],
-            hostname=relay.host,
-            port=relay.port,
-            username=relay.username,
-            password=relay.password,
-            start_tls=relay.starttls,
-            timeout=30,
-        )
-        record.raw, record.size, record.sent_at = mime.as_bytes(), len(mime.as_bytes()), now
+        try:
+            await aiosmtplib.send(
+                mime,
+                sender=mailbox.address,
+                recipients=[recipient],
+                hostname=relay.host,
+                port=relay.port,
+                username=relay.username,
+                password=relay.password,
+                start_tls=relay.starttls,
+                timeout=30,
+            )
+        except (OSError, aiosmtplib.SMTPException) as exc:
+            refused = isinstance(exc, aiosmtplib.SMTPException) and _refused_for_good(exc)
+            if not (refused or last_attempt):
+                raise NotSent(f"the relay did not take it: {exc}") from exc
+            record.status, record.reason = EmailStatus.FAILED, f"not sent: {exc}"[:300]
+        else:
+            raw = mime.as_bytes()
+            record.raw, record.size, record.sent_at = raw, len(raw), now
     session.add(record)
     await session.flush()
     for attachment in outgoing.attachments:

@@ -1,11 +1,16 @@
-"""Inbound SMS webhook: a text becomes (or continues) the customer's SMS conversation."""
+"""Inbound SMS webhook: a text becomes (or continues) the customer's SMS conversation; and the
+delivery reports of the texts we sent."""
 
-from fastapi import APIRouter, Request
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from centralita.campaigns.consent import keyword_of, opt_out_by_text, reply_for
 from centralita.channels.inbound import Inbound, receive
 from centralita.channels.models import AddressChannel
+from centralita.channels.reports import ReportTarget, apply_report
 from centralita.channels.voice.twiml import TwiML
 from centralita.channels.voice.webhook import verified_webhook
 from centralita.customers.models import IdentityKind
@@ -14,6 +19,7 @@ from centralita.errors import InvalidInput
 from centralita.interactions.models import Channel
 from centralita.interactions.schemas import MAX_TEXT
 from centralita.nlu.service import steer
+from centralita.outbound.delivery import Report
 
 router = APIRouter(prefix="/telephony/sms", tags=["telephony"], include_in_schema=False)
 
@@ -54,3 +60,22 @@ async def incoming(request: Request) -> Response:
         # Stored before the provider is told it arrived: a lost answer only means a retry.
         await session.commit()
     return TwiML().response()
+
+
+@router.post("/status")
+async def status(
+    request: Request,
+    contact: Annotated[uuid.UUID | None, Query()] = None,
+    message: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    """The provider's report on a text we sent: sent, delivered, undelivered or failed."""
+    hook = await verified_webhook(request, AddressChannel.SMS)
+    report = Report(
+        sid=hook.get("MessageSid"),
+        status=hook.get("MessageStatus").lower(),
+        error_code=hook.get("ErrorCode") or None,
+    )
+    async with request.app.state.db.tenant_session(hook.tenant.id) as session:
+        await apply_report(session, ReportTarget(contact=contact, message=message), report)
+        await session.commit()
+    return Response(status_code=204)

@@ -30,8 +30,13 @@ async def sending_number(session: AsyncSession) -> ChannelAddress | None:
 
 def sms_sender(provider: Provider) -> Sender:
     async def send(
-        session: AsyncSession, interaction: Interaction, message: Message, now: datetime
+        session: AsyncSession,
+        interaction: Interaction,
+        message: Message,
+        now: datetime,
+        last_attempt: bool,
     ) -> None:
+        # A text that never went leaves nothing to record: the provider's report would say.
         address = await sending_number(session)
         phone = await session.scalar(
             select(CustomerIdentity.value).where(

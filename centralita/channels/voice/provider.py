@@ -1,4 +1,5 @@
-"""The provider's REST API in Twilio's format: place a call, steer or end a live one, send an SMS.
+"""The provider's REST API in Twilio's format: place a call, steer or end a live one, send an SMS,
+ring a customer to speak a message.
 
 Accounts are per phone number (``account_sid`` and ``auth_token`` in the number's channel
 address settings); the base URL is configurable, so SignalWire, Telnyx TeXML or a local test
@@ -11,8 +12,10 @@ from typing import Any, Protocol
 
 import aiohttp
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from centralita.channels.models import ChannelAddress
+from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.channels.voice.webhook import AUTH_TOKEN
 
 ACCOUNT_SID = "account_sid"
@@ -24,7 +27,46 @@ class ProviderError(RuntimeError):
 
 
 class Messages(Protocol):
-    async def message(self, address: ChannelAddress, to: str, body: str, key: str) -> str: ...
+    """What senders of many messages need: texts, and calls that speak a message."""
+
+    async def message(
+        self,
+        address: ChannelAddress,
+        to: str,
+        body: str,
+        key: str,
+        status_callback: str | None = None,
+    ) -> str: ...
+
+    async def announce(
+        self,
+        address: ChannelAddress,
+        to: str,
+        twiml: str,
+        key: str,
+        status_callback: str | None = None,
+    ) -> str: ...
+
+
+def _message_form(
+    address: ChannelAddress, to: str, body: str, status_callback: str | None
+) -> dict[str, str]:
+    data = {"To": to, "From": address.address, "Body": body}
+    if status_callback:
+        # The provider reports sent, delivered, undelivered or failed there.
+        data["StatusCallback"] = status_callback
+    return data
+
+
+def _announce_form(
+    address: ChannelAddress, to: str, twiml: str, status_callback: str | None
+) -> dict[str, str]:
+    """A call whose instructions travel with it (``Twiml``): nothing to fetch once answered;
+    only how it ended is reported."""
+    data = {"To": to, "From": address.address, "Twiml": twiml}
+    if status_callback:
+        data |= {"StatusCallback": status_callback, "StatusCallbackEvent": "completed"}
+    return data
 
 
 def _account(address: ChannelAddress) -> tuple[str, str]:
@@ -32,6 +74,21 @@ def _account(address: ChannelAddress) -> tuple[str, str]:
     if not isinstance(sid, str) or not isinstance(token, str):
         raise ProviderError(f"the number {address.address} has no provider account")
     return sid, token
+
+
+def has_account(address: ChannelAddress) -> bool:
+    return isinstance(address.settings.get(ACCOUNT_SID), str)
+
+
+async def calling_number(session: AsyncSession) -> ChannelAddress | None:
+    """The number the scoped tenant's automated calls come from: its first voice number with a
+    provider account."""
+    query = (
+        select(ChannelAddress)
+        .where(ChannelAddress.channel == AddressChannel.VOICE)
+        .order_by(ChannelAddress.created_at, ChannelAddress.id)
+    )
+    return next((a for a in (await session.execute(query)).scalars() if has_account(a)), None)
 
 
 @dataclass(frozen=True)
@@ -67,9 +124,28 @@ class Provider:
         }
         return str((await self._post(address, "Calls", data, None))["sid"])
 
-    async def message(self, address: ChannelAddress, to: str, body: str, key: str) -> str:
-        data = {"To": to, "From": address.address, "Body": body}
+    async def message(
+        self,
+        address: ChannelAddress,
+        to: str,
+        body: str,
+        key: str,
+        status_callback: str | None = None,
+    ) -> str:
+        data = _message_form(address, to, body, status_callback)
         return str((await self._post(address, "Messages", data, key))["sid"])
+
+    async def announce(
+        self,
+        address: ChannelAddress,
+        to: str,
+        twiml: str,
+        key: str,
+        status_callback: str | None = None,
+    ) -> str:
+        """Ring ``to`` and speak ``twiml`` once answered; returns the call's sid."""
+        data = _announce_form(address, to, twiml, status_callback)
+        return str((await self._post(address, "Calls", data, key))["sid"])
 
     async def redirect_call(self, address: ChannelAddress, sid: str, url: str) -> None:
         """Take a live call to new TwiML fetched from ``url`` (what it was doing stops)."""
@@ -87,10 +163,33 @@ class PooledMessages:
     base_url: str
     http: aiohttp.ClientSession
 
-    async def message(self, address: ChannelAddress, to: str, body: str, key: str) -> str:
+    async def message(
+        self,
+        address: ChannelAddress,
+        to: str,
+        body: str,
+        key: str,
+        status_callback: str | None = None,
+    ) -> str:
+        data = _message_form(address, to, body, status_callback)
+        return await self._post(address, "Messages", data, key)
+
+    async def announce(
+        self,
+        address: ChannelAddress,
+        to: str,
+        twiml: str,
+        key: str,
+        status_callback: str | None = None,
+    ) -> str:
+        data = _announce_form(address, to, twiml, status_callback)
+        return await self._post(address, "Calls", data, key)
+
+    async def _post(
+        self, address: ChannelAddress, resource: str, data: dict[str, str], key: str
+    ) -> str:
         sid, token = _account(address)
-        url = f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
-        data = {"To": to, "From": address.address, "Body": body}
+        url = f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{sid}/{resource}.json"
         headers = {"Idempotency-Key": key, "Authorization": aiohttp.encode_basic_auth(sid, token)}
         try:
             async with self.http.post(url, data=data, headers=headers) as answer:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from centralita.api.deps import AppSettings, TenantContext, require
 from centralita.channels import service as addresses
 from centralita.channels.models import AddressChannel
+from centralita.channels.reports import ReportTarget, apply_report
 from centralita.channels.texts import spoken
 from centralita.channels.voice import controls, ivr
 from centralita.channels.voice.provider import Provider, ProviderError
@@ -24,6 +25,7 @@ from centralita.identity.permissions import Permission
 from centralita.interactions import service as interactions
 from centralita.interactions.models import Channel, Direction, InteractionState
 from centralita.interactions.schemas import IdentityIn, InteractionCreate, InteractionOut
+from centralita.outbound.delivery import Report
 from centralita.routing.schemas import TransferIn
 from centralita.routing.service import serves
 from centralita.schemas import Strict
@@ -109,6 +111,21 @@ async def status(request: Request) -> Response:
         return TwiML()
 
     return await _answer(request, step)
+
+
+@router.post("/message-status")
+async def message_status(
+    request: Request,
+    contact: Annotated[uuid.UUID | None, Query()] = None,
+    message: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    """How an automated call (a spoken message) ended: answered, no answer, busy or failed."""
+    hook = await verified_webhook(request, AddressChannel.VOICE)
+    report = Report(sid=hook.get("CallSid"), status=hook.get("CallStatus").lower())
+    async with request.app.state.db.tenant_session(hook.tenant.id) as session:
+        await apply_report(session, ReportTarget(contact=contact, message=message), report)
+        await session.commit()
+    return Response(status_code=204)
 
 
 @router.post("/connect")

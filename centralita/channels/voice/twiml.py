@@ -37,8 +37,9 @@ class TwiML:
         ET.SubElement(dial, "Client").text = identity
         return self
 
-    def response(self) -> Response:
+    def document(self) -> str:
         body = ET.tostring(self.root, encoding="unicode", xml_declaration=False)
-        return Response(
-            '<?xml version="1.0" encoding="UTF-8"?>' + body, media_type="application/xml"
-        )
+        return '<?xml version="1.0" encoding="UTF-8"?>' + body
+
+    def response(self) -> Response:
+        return Response(self.document(), media_type="application/xml")

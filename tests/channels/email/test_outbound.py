@@ -19,7 +19,7 @@ from centralita.db.engine import Database
 from centralita.interactions.models import Interaction
 from centralita.jobs.models import Job, JobKind
 from centralita.jobs.service import schedule
-from centralita.jobs.worker import JobWorker
+from centralita.jobs.worker import MAX_ATTEMPTS, JobWorker
 from centralita.tickets.models import Ticket
 from tests.channels.email.conftest import Listener, Sink, add_mailbox, corpus, unique_address
 from tests.conftest import TenantFixture
@@ -161,6 +161,53 @@ async def test_a_relay_that_refuses_gets_the_reply_later_and_it_is_never_lost(
 
     assert len(sink.messages()) == 1
     assert [r.status for r in await _outgoing(tenant_a)] == [EmailStatus.SENT]
+
+
+async def test_a_reply_the_relay_never_takes_is_marked_failed_after_the_last_attempt(
+    listener: Listener, sink: Sink, tenant_a: TenantFixture, worker_for: Callable[..., JobWorker]
+) -> None:
+    box = unique_address()
+    await add_mailbox(tenant_a, box)
+    ticket = await _opened(listener, tenant_a, box, "bill-5@cliente.example")
+    message_id = await _reply(tenant_a, ticket, "Respuesta que no sale")
+    sink.refuse = True
+    later = utcnow()
+    waits = []
+    for _ in range(MAX_ATTEMPTS):
+        async with tenant_a.db.system_session() as session:
+            query = select(Job).where(Job.kind == JobKind.EMAIL_TICKET_REPLY)
+            job = (await session.execute(query)).scalar_one()
+        waits.append(job.due_at - later)
+        later = job.due_at
+        assert await _outgoing(tenant_a) == []  # nothing recorded while attempts remain
+        await worker_for(lambda at=later: at).step()
+
+    # Attempts were spaced out more and more, then the job was given up, visibly.
+    assert waits[2:] == sorted(waits[2:])
+    assert waits[-1] > timedelta(minutes=4)
+    async with tenant_a.db.system_session() as session:
+        query = select(Job).where(Job.kind == JobKind.EMAIL_TICKET_REPLY)
+        assert (await session.execute(query)).scalars().all() == []
+    assert sink.messages() == []
+    (failed,) = await _outgoing(tenant_a)
+    assert failed.status == EmailStatus.FAILED
+    assert failed.message_ref == uuid.UUID(message_id)
+    assert "451" in (failed.reason or "")
+    http = await tenant_a.client()
+    listed = await http.get(
+        tenant_a.url("/email/messages"), params={"status": "failed", "ticket_id": str(ticket.id)}
+    )
+    assert listed.status_code == 200
+    assert [(m["status"], m["reason"]) for m in listed.json()["items"]] == [
+        ("failed", failed.reason)
+    ]
+    # A replay once the relay is back sends nothing: the failure stands, nothing goes twice.
+    sink.refuse = False
+    async with tenant_a.db.system_session() as session:
+        schedule(session, JobKind.EMAIL_TICKET_REPLY, ref_id=uuid.UUID(message_id))
+        await session.commit()
+    await worker_for().step()
+    assert sink.messages() == []
 
 
 async def test_an_agent_message_on_the_email_work_goes_out_through_channel_delivery(
