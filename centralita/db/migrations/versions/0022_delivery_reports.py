@@ -1,7 +1,7 @@
 """campaigns: when a campaign finished, and an index of its contacts still to send
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-07 20:30:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import centralita.db.base
 
-revision: str = '0019'
-down_revision: str | None = '0016'
+revision: str = '0022'
+down_revision: str | None = '0021'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
