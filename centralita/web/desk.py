@@ -109,6 +109,14 @@ SCRIPT_TEXTS = {
     "call_live": gettext_noop("On the call."),
     "call_held": gettext_noop("The caller is on hold."),
     "call_ended": gettext_noop("The call has ended; now the wrap-up."),
+    "callback_why": gettext_noop("Why: %(reason)s · attempt %(attempt)s of %(max)s"),
+    "callback_dial": gettext_noop("Call %(phone)s"),
+    "callback_no_phone": gettext_noop("No number to call: find one with the customer."),
+    "callback_calling": gettext_noop("Calling %(phone)s: your phone rings first."),
+    "callback_completed": gettext_noop("Callback completed."),
+    "callback_scheduled": gettext_noop("Not reached: it will be tried again at %(time)s."),
+    "callback_expired": gettext_noop("Not reached, and no attempts are left."),
+    "callback_failed": gettext_noop("Wrong number: the callback is closed."),
     "remove_file": gettext_noop("Remove %(name)s"),
     "remove": gettext_noop("Remove"),
     "file_too_large": gettext_noop("%(name)s is larger than %(limit)s MB."),
@@ -140,6 +148,9 @@ SELF_SERVICE_FIELDS = {
     "field_requested_at": gettext_noop("Requested for"),
     "field_source": gettext_noop("Source"),
     "field_event_type": gettext_noop("Set off by"),
+    "field_csat": gettext_noop("CSAT"),
+    "field_nps": gettext_noop("NPS"),
+    "field_comment": gettext_noop("Comment"),
 }
 
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from sqlalchemy import update
 
 from centralita.channels.models import AddressChannel
 from centralita.config import Settings
 from centralita.identity.models import User
+from centralita.routing.models import Queue
 from tests.channels.telephony import FakeProvider, add_number, new_number, serve_provider
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
@@ -310,3 +312,76 @@ async def test_call_controls_reach_the_provider(
     done = (await admin.get(tenant.url(f"/interactions/{call.json()['id']}"))).json()
     assert done["state"] == "ended"
     assert done["disposition"] == "resolved"
+
+
+async def test_a_callback_shows_why_and_is_placed_with_one_click(
+    world: World, settings: Settings, provider: FakeProvider, backend: str, artifacts_dir: Path
+) -> None:
+    tenant = world.tenant
+    async with tenant.db.tenant_session(tenant.id) as session:
+        await session.execute(
+            update(Queue).where(Queue.id == world.queue.id).values(channels=["callback", "voice"])
+        )
+        await session.commit()
+    agent = await world.agent(name="Ana Agente", presence="offline")  # type: ignore[arg-type]
+    number = new_number()
+    await add_number(tenant, AddressChannel.VOICE, number, world.queue.name)
+    admin = await tenant.client()
+    rosa = await admin.post(
+        tenant.url("/customers"),
+        json={
+            "display_name": "Rosa Díaz",
+            "identities": [{"kind": "phone", "value": "+34600111333"}],
+        },
+    )
+    assert rosa.status_code == 201, rosa.text
+    shots = artifacts_dir / "agent-desktop"
+    shots.mkdir(exist_ok=True)
+    # The server's own job worker turns the due callback into work, as in production.
+    served = settings.model_copy(
+        update={"telephony_api_base_url": provider.url, "jobs_worker": True}
+    )
+
+    with live_server(served) as server:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            watched = await _available_desk(browser, server.url, agent)
+            page = watched.page
+            made = await admin.post(
+                tenant.url("/callbacks"),
+                json={
+                    "customer_id": rosa.json()["id"],
+                    "queue": world.queue.name,
+                    "reason": f"Pidió que la llamaran {XSS}",
+                },
+            )
+            assert made.status_code == 201, made.text
+            await expect(page.locator(".offer-customer")).to_have_text("Rosa Díaz", timeout=15_000)
+            await page.get_by_role("button", name="Accept").click()
+
+            panel = page.get_by_role("tabpanel").get_by_role("group", name="Call back")
+            await expect(panel).to_contain_text(
+                f"Why: Pidió que la llamaran {XSS} · attempt 1 of 3"
+            )
+            await panel.get_by_role("button", name="Call +34600111333").click()
+            await expect(panel.get_by_role("status")).to_have_text(
+                "Calling +34600111333: your phone rings first."
+            )
+            (request,) = provider.requests
+            assert request["path"].endswith("/Calls.json")
+            assert (request["form"]["To"], request["form"]["From"]) == ("+34600111333", number)
+            await page.screenshot(path=shots / f"{backend}-callback.png")
+
+            await panel.get_by_role("button", name="No answer").click()
+            await expect(panel.get_by_role("status")).to_contain_text(
+                "Not reached: it will be tried again at"
+            )
+            await expect(panel.get_by_role("button", name="Call +34600111333")).to_be_hidden()
+            await watched.assert_clean()
+            await browser.close()
+
+    callback = (await admin.get(tenant.url(f"/callbacks/{made.json()['id']}"))).json()
+    assert callback["status"] == "scheduled"
+    assert [attempt["outcome"] for attempt in callback["attempts"]] == ["no_answer"]

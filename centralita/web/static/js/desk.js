@@ -100,6 +100,12 @@ async function loadDetail(entry) {
   const delivered = (entry.detail?.messages || []).filter((message) => !fetched.has(message.id));
   detail.messages = [...(detail.messages || []), ...delivered];
   entry.detail = detail;
+  const callbackId = detail.self_service_context?.callback_id;
+  if (entry.item.channel === "callback" && callbackId && !entry.callback) {
+    const callback = await api("GET", tenantPath(entry.item.tenant_slug, `/callbacks/${callbackId}`));
+    if (!current(entry)) return;
+    entry.callback = callback;
+  }
   if (!entry.customer) {
     const customerPath = tenantPath(entry.item.tenant_slug, `/customers/${entry.item.customer_id}`);
     const customer = await api("GET", customerPath);
@@ -229,6 +235,10 @@ function ensureTab(entry) {
   panel.querySelector(".call-hold").addEventListener("click", () => callAction(entry, "hold"));
   panel.querySelector(".call-resume").addEventListener("click", () => callAction(entry, "resume"));
   panel.querySelector(".call-hang-up").addEventListener("click", () => callAction(entry, "hang-up"));
+  panel.querySelector(".callback-dial").addEventListener("click", () => dialCallback(entry));
+  for (const button of panel.querySelectorAll(".callback-outcomes button")) {
+    button.addEventListener("click", () => recordOutcome(entry, button.dataset.outcome));
+  }
   reply.addEventListener("submit", (event) => {
     event.preventDefault();
     sendReply(entry);
@@ -284,6 +294,7 @@ function render(entry) {
   p.querySelector(".work-end").hidden = wrapping || onCall;
   p.querySelector(".transfer").hidden = wrapping;
   renderCall(entry, onCall && !wrapping);
+  renderCallback(entry);
   text(p.querySelector(".reply-form > .field-label"), item.channel === "email" ? T.reply_email : T.reply);
   p.querySelector(".reply-files").hidden = item.channel !== "email";
   if (entry.detail) {
@@ -756,6 +767,52 @@ async function callAction(entry, verb) {
     if (!current(entry)) return;
     render(entry);
     entry.panel.querySelector(entry.onHold ? ".call-resume" : ".call-hold").focus();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// --- callbacks ----------------------------------------------------------------------------
+// Callback work carries its callback: why it exists, the number, and what each attempt gave.
+
+function renderCallback(entry) {
+  const box = entry.panel.querySelector(".callback-panel");
+  const { callback } = entry;
+  box.hidden = !callback;
+  if (!callback) return;
+  const attempt = Math.min(callback.attempts.length + 1, callback.max_attempts);
+  text(
+    box.querySelector(".callback-reason"),
+    format(T.callback_why, { reason: callback.reason, attempt, max: callback.max_attempts }),
+  );
+  const open = callback.status === "queued";
+  const dial = box.querySelector(".callback-dial");
+  dial.hidden = !open;
+  dial.disabled = !callback.phone;
+  text(dial, callback.phone ? format(T.callback_dial, { phone: callback.phone }) : T.callback_no_phone);
+  box.querySelector(".callback-question").hidden = !open;
+  box.querySelector(".callback-outcomes").hidden = !open;
+  const due = new Date(callback.due_at).toLocaleString(document.documentElement.lang);
+  text(box.querySelector(".callback-state"), open ? "" : format(T[`callback_${callback.status}`] || "", { time: due }));
+}
+
+async function dialCallback(entry) {
+  const { phone } = entry.callback;
+  try {
+    await api("POST", tenantPath(entry.item.tenant_slug, "/calls"), { to: phone });
+    text(entry.panel.querySelector(".callback-state"), format(T.callback_calling, { phone }));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function recordOutcome(entry, outcome) {
+  const path = tenantPath(entry.item.tenant_slug, `/callbacks/${entry.callback.id}/attempts`);
+  try {
+    const callback = await api("POST", path, { outcome });
+    if (!current(entry)) return;
+    entry.callback = callback;
+    renderCallback(entry);
   } catch (error) {
     showError(error);
   }
