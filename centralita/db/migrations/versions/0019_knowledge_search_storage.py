@@ -1,8 +1,10 @@
-"""knowledge: postings stored in term order with every column a search reads
+"""knowledge: search reads its postings and its article count from indexes alone
 
-SQLite rebuilds the table ``WITHOUT ROWID`` (rows kept in primary-key order, so one term's postings
-are read together); PostgreSQL's primary key includes the other columns, so a search is an
-index-only scan. Rows are kept as they are.
+Postings are stored in term order with every column a search reads: SQLite rebuilds the table
+``WITHOUT ROWID`` (rows kept in primary-key order, so one term's postings are read together);
+PostgreSQL's primary key includes the other columns, so a search is an index-only scan. Rows are
+kept as they are. Articles get an index by language and state, for the count of published
+articles that rarity is computed from.
 
 Revision ID: 0019
 Revises: 0016
@@ -22,7 +24,7 @@ PRIMARY_KEY = "pk_knowledge_postings"
 KEY = "tenant_id, term, article_id"
 
 
-def _rebuild_sqlite(with_rowid: bool) -> None:
+def _rebuild_sqlite_postings(with_rowid: bool) -> None:
     with op.batch_alter_table(
         "knowledge_postings", recreate="always", table_kwargs={"sqlite_with_rowid": with_rowid}
     ):
@@ -30,8 +32,14 @@ def _rebuild_sqlite(with_rowid: bool) -> None:
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_knowledge_articles_locale_state",
+        "knowledge_articles",
+        ["tenant_id", "locale", "state"],
+        unique=False,
+    )
     if op.get_bind().dialect.name == "sqlite":
-        _rebuild_sqlite(with_rowid=False)
+        _rebuild_sqlite_postings(with_rowid=False)
         return
     op.execute(
         f"ALTER TABLE knowledge_postings DROP CONSTRAINT {PRIMARY_KEY}, "
@@ -41,8 +49,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_knowledge_articles_locale_state", table_name="knowledge_articles")
     if op.get_bind().dialect.name == "sqlite":
-        _rebuild_sqlite(with_rowid=True)
+        _rebuild_sqlite_postings(with_rowid=True)
         return
     op.execute(
         f"ALTER TABLE knowledge_postings DROP CONSTRAINT {PRIMARY_KEY}, "
