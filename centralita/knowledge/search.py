@@ -7,13 +7,28 @@ only, which PostgreSQL serves from the index even under row-level security. The 
 are then re-ranked with what use has taught (see :mod:`centralita.knowledge.learning`).
 """
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    ScalarSelect,
+    Subquery,
+    Text,
+    case,
+    cast,
+    desc,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import utcnow
@@ -86,13 +101,10 @@ def _add(group: Group, word: str, locales: tuple[str, ...], boost: float) -> Non
         group.terms[term] = max(group.terms.get(term, 0.0), boost)
 
 
-async def _synonyms(session: AsyncSession, locales: tuple[str, ...]) -> dict[str, set[str]]:
+def _synonym_map(entries: list[list[str]]) -> dict[str, set[str]]:
     """Each folded word and the words it is a synonym of, from the tenant's sets."""
-    rows = await session.execute(
-        select(Synonyms.terms).where(Synonyms.locale.is_(None) | Synonyms.locale.in_(locales))
-    )
     found: dict[str, set[str]] = {}
-    for (entry,) in rows:
+    for entry in entries:
         folded = {w for term in entry for w in words(term)}
         for word in folded:
             found.setdefault(word, set()).update(folded - {word})
@@ -132,36 +144,54 @@ def _posting_filters(filters: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def _document_counts(
-    session: AsyncSession, terms: set[str], filters: Filters
-) -> dict[str, int]:
-    if not terms:
-        return {}
-    query = (
-        select(Posting.term, func.count())
+async def _counts_and_synonyms(
+    session: AsyncSession, terms: set[str], filters: Filters, locales: tuple[str, ...]
+) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """How many indexed articles hold each term, and the tenant's synonyms: one round trip."""
+    counts = (
+        select(Posting.term, func.count(), cast(null(), Text))
         .where(Posting.term.in_(sorted(terms)), *_posting_filters(filters))
         .group_by(Posting.term)
     )
-    return dict((await session.execute(query)).all())
-
-
-async def _corrections(session: AsyncSession, word: str) -> list[str]:
-    """Vocabulary words within the typo budget of ``word``, closest first."""
-    budget = typo_budget(word)
-    grams = sorted(trigrams(word))
-    query = (
-        select(WordGram.word, func.count().label("shared"))
-        .where(WordGram.gram.in_(grams))
-        .group_by(WordGram.word)
-        .order_by(func.count().desc(), WordGram.word)
-        .limit(GRAM_CANDIDATES)
+    synonym_sets = select(cast(null(), Text), literal(0), cast(Synonyms.terms, Text)).where(
+        Synonyms.locale.is_(None) | Synonyms.locale.in_(locales)
     )
-    candidates = [w for w, _ in (await session.execute(query)).all()]
-    scored = [
-        (Levenshtein.distance(word, other, score_cutoff=budget), other) for other in candidates
+    found = dict.fromkeys(terms, 0)
+    entries: list[list[str]] = []
+    for term, count, entry in await session.execute(union_all(counts, synonym_sets)):
+        if entry is None:
+            found[term] = count
+        else:
+            entries.append(json.loads(entry))
+    return found, _synonym_map(entries)
+
+
+async def _corrections(session: AsyncSession, misspelt: list[str]) -> dict[str, list[str]]:
+    """For each word, the vocabulary words within its typo budget, closest first; the words'
+    candidates (most shared trigrams) are read in one statement."""
+    if not misspelt:
+        return {}
+    shared = func.count().label("shared")
+    per_word = [
+        select(literal(position).label("position"), WordGram.word, shared)
+        .where(WordGram.gram.in_(sorted(trigrams(word))))
+        .group_by(WordGram.word)
+        .order_by(shared.desc(), WordGram.word)
+        .limit(GRAM_CANDIDATES)
+        .subquery()
+        .select()
+        for position, word in enumerate(misspelt)
     ]
-    close = sorted((d, w) for d, w in scored if 0 < d <= budget)
-    return [w for _, w in close[:MAX_CORRECTIONS]]
+    candidates: dict[str, list[str]] = {word: [] for word in misspelt}
+    for position, other, _ in await session.execute(union_all(*per_word)):
+        candidates[misspelt[position]].append(other)
+    found: dict[str, list[str]] = {}
+    for word, others in candidates.items():
+        budget = typo_budget(word)
+        scored = [(Levenshtein.distance(word, o, score_cutoff=budget), o) for o in others]
+        close = sorted((d, o) for d, o in scored if 0 < d <= budget)
+        found[word] = [o for _, o in close[:MAX_CORRECTIONS]]
+    return found
 
 
 def _next_prefix(prefix: str) -> str:
@@ -187,15 +217,21 @@ async def _widen(
     locales: tuple[str, ...],
     typing: bool,
 ) -> dict[str, str]:
-    """Add corrections to groups that match nothing, and completions to the word being typed."""
-    corrections: dict[str, str] = {}
+    """Add corrections to groups that match nothing, and completions to the word being typed.
+
+    A term not counted yet (a synonym's) may match, so its group is not corrected."""
+    unmatched: list[Group] = []
     for position, group in enumerate(groups):
+        matches = any(counts.get(term, 1) for term in group.terms)
         if typing and position == len(groups) - 1 and len(group.word) >= 2:
             for word in await _completions(session, group.word):
                 _add(group, word, locales, PREFIX_BOOST)
-        if any(counts.get(term) for term in group.terms) or not typo_budget(group.word):
-            continue
-        for word in await _corrections(session, group.word):
+        if not matches and typo_budget(group.word):
+            unmatched.append(group)
+    found = await _corrections(session, [group.word for group in unmatched])
+    corrections: dict[str, str] = {}
+    for group in unmatched:
+        for word in found[group.word]:
             corrections.setdefault(group.word, word)
             _add(group, word, locales, CORRECTION_BOOST)
     return corrections
@@ -220,33 +256,61 @@ async def _published_count(session: AsyncSession, filters: Filters) -> int:
     return count
 
 
-async def _text_matches(
-    session: AsyncSession,
-    groups: list[Group],
-    counts: dict[str, int],
-    documents: int,
-    filters: Filters,
-) -> list[tuple[uuid.UUID, float]]:
-    values: dict[str, float] = {}
+def _document_count(term: str, filters: Filters) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .select_from(Posting)
+        .where(Posting.term == term, *_posting_filters(filters))
+        .scalar_subquery()
+    )
+
+
+def _best_matches(
+    groups: list[Group], counts: dict[str, int], documents: int, filters: Filters
+) -> Subquery | None:
+    """The articles whose postings sum highest, as BM25 (weight times rarity), best first.
+
+    Terms added after counting (synonyms, corrections, completions) are counted within this
+    statement, rather than in one more round trip."""
+    boosts: dict[str, float] = {}
     for group in groups:
         for term, boost in group.terms.items():
-            if counts.get(term):
-                value = boost * rarity(documents, counts[term])
-                values[term] = max(values.get(term, 0.0), value)
+            boosts[term] = max(boosts.get(term, 0.0), boost)
+    values: dict[str, float | ColumnElement[float]] = {}
+    for term, boost in boosts.items():
+        if term not in counts:
+            # rarity() rearranged to name the count once: 1 + (N - n + ½)/(n + ½) = (N + 1)/(n + ½)
+            with_term = cast(_document_count(term, filters), Float)
+            values[term] = literal(boost, Float) * func.ln((documents + 1.0) / (with_term + 0.5))
+        elif counts[term]:
+            values[term] = boost * rarity(documents, counts[term])
     if not values:
-        return []
+        return None
     score = func.sum(Posting.weight * case(values, value=Posting.term, else_=0.0))
     # Grouped by an expression, not the column: SQLite would otherwise walk the tenant's whole
     # (tenant_id, article_id) index to save a sort, instead of reading these terms' postings.
     article = func.coalesce(Posting.article_id, Posting.article_id)
-    query = (
+    return (
         select(article.label("article_id"), score.label("score"))
         .where(Posting.term.in_(sorted(values)), *_posting_filters(filters))
         .group_by(article)
-        .order_by(score.desc(), article)
+        .order_by(desc("score"), article)
         .limit(CANDIDATES)
+        .subquery()
     )
-    return [(article_id, float(s)) for article_id, s in (await session.execute(query)).all()]
+
+
+async def _candidates(
+    session: AsyncSession, best: Subquery, key: str, now: datetime
+) -> list[tuple[Article, float, int]]:
+    """The best matches' articles, text scores and clicks for this question, in one statement."""
+    clicks = learning.question_clicks(key, now)
+    query = (
+        select(Article, best.c.score, func.coalesce(clicks.c.clicks, 0))
+        .join(best, best.c.article_id == Article.id)
+        .outerjoin(clicks, clicks.c.article_id == Article.id)
+    )
+    return [(a, float(s), int(c)) for a, s, c in (await session.execute(query)).all()]
 
 
 async def search(
@@ -262,38 +326,26 @@ async def search(
     input: a query with no usable words finds nothing."""
     now = now or utcnow()
     locales = _locales(filters)
-    groups = query_groups(query, locales, await _synonyms(session, locales))
+    groups = query_groups(query, locales, {})
     key = query_key(groups)
     if not groups:
         return Results(key, [], {})
-    counts = await _document_counts(session, {t for g in groups for t in g.terms}, filters)
+    counts, synonyms = await _counts_and_synonyms(
+        session, {t for g in groups for t in g.terms}, filters, locales
+    )
+    if synonyms:
+        groups = query_groups(query, locales, synonyms)
     corrections = await _widen(session, groups, counts, locales, typing)
-    missing = {t for g in groups for t in g.terms} - counts.keys()
-    if corrections or typing:
-        counts.update(await _document_counts(session, missing, filters))
     documents = max(await _published_count(session, filters), 1)
-    matches = await _text_matches(session, groups, counts, documents, filters)
-    if not matches:
+    best = _best_matches(groups, counts, documents, filters)
+    candidates = await _candidates(session, best, key, now) if best is not None else []
+    if not candidates:
         return Results(key, [], corrections)
-    best = matches[0][1] or 1.0
-    articles = {
-        a.id: a
-        for a in (
-            await session.execute(select(Article).where(Article.id.in_([m[0] for m in matches])))
-        ).scalars()
-    }
-    query_clicks = await learning.query_clicks(session, key, list(articles), now)
+    top = max(text for _, text, _ in candidates) or 1.0
     ranked = sorted(
         (
-            (
-                learning.blend(
-                    text / best, articles[article_id], query_clicks.get(article_id, 0), now
-                ),
-                text / best,
-                articles[article_id],
-            )
-            for article_id, text in matches
-            if article_id in articles
+            (learning.blend(text / top, article, clicks, now), text / top, article)
+            for article, text, clicks in candidates
         ),
         key=lambda item: (-item[0], item[2].id),
     )

@@ -12,7 +12,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import Stemmer
 from markupsafe import Markup, escape
@@ -131,6 +131,14 @@ class Snippet:
 SNIPPET_WORDS = 28
 
 
+@lru_cache(maxsize=50_000)
+def _forms(word: str, locale: str) -> tuple[str, str]:
+    """A word of an article as a query may name it: folded, and stemmed. Articles share most of
+    their words, so each is folded and stemmed once."""
+    folded = fold(word)
+    return folded, stem(folded, locale)
+
+
 def snippet(text: str, wanted: set[str], locale: str) -> Snippet:
     """The stretch of ``text`` with most of the wanted terms, those words in ``<mark>``; every
     other character is escaped, so an article or a query cannot inject markup here."""
@@ -138,7 +146,7 @@ def snippet(text: str, wanted: set[str], locale: str) -> Snippet:
     hits = [
         i
         for i, (start, end) in enumerate(spans)
-        if stem(fold(text[start:end]), locale) in wanted or fold(text[start:end]) in wanted
+        if not wanted.isdisjoint(_forms(text[start:end], locale))
     ]
     first = 0
     if hits:

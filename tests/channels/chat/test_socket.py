@@ -13,6 +13,8 @@ from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
 from centralita.customers.service import find_or_create
 from centralita.interactions.models import Channel, Interaction, InteractionState, Message
 from centralita.jobs.models import Job, JobKind
+from centralita.nlu.service import set_intent_route
+from centralita.routing.models import Queue
 from centralita.tickets.models import Ticket
 from tests.channels.chat.conftest import ChatWorld, add_widget, receive, send, start_chat
 from tests.conftest import TenantMaker
@@ -115,6 +117,22 @@ async def test_a_visitor_chats_with_the_agent_who_takes_the_work(chat: ChatWorld
     interaction = await _chat_interaction(chat)
     assert interaction.state == InteractionState.WRAP_UP
     assert interaction.subject == "Facturas"
+
+
+async def test_the_first_message_steers_the_chat_to_its_intents_queue(chat: ChatWorld) -> None:
+    world = chat.world
+    async with world.db.tenant_session(world.tenant.id) as session:
+        session.add(Queue(tenant_id=world.tenant.id, name="facturacion", channels=["chat"]))
+        await set_intent_route(
+            session, world.tenant.id, "billing", queue="facturacion", keywords=["factura"]
+        )
+        await session.commit()
+    async with chat.connect() as visitor:
+        await start_chat(visitor, text="Hola, no entiendo el cargo de mi última factura")
+
+    steered = await _chat_interaction(chat)
+    assert steered.queue == "facturacion"
+    assert steered.self_service_context["intent"] == "billing"
 
 
 async def test_a_visitor_with_a_known_email_is_the_same_customer(chat: ChatWorld) -> None:
