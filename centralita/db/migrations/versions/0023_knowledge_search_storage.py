@@ -6,8 +6,8 @@ PostgreSQL's primary key includes the other columns, so a search is an index-onl
 kept as they are. Articles get an index by language and state, for the count of published
 articles that rarity is computed from.
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07 20:30:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0019'
-down_revision: str | None = '0016'
+revision: str = '0023'
+down_revision: str | None = '0022'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
