@@ -31,6 +31,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.serving import SERVER_START_TIMEOUT_S, cpu_seconds
 from centralita.customers.service import fold
 from centralita.db import migrate
 from centralita.db.base import new_id, utcnow
@@ -48,7 +49,6 @@ APP_ROLE = "centralita_bench"
 BENCH_ACTOR = Actor(label="bench")
 KNOWN_PHONES = 256
 WARM_UP_SECONDS = 2.0
-SERVER_START_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,9 +198,23 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its descendants (uvicorn's worker processes), from /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(_tree_cpu_seconds(int(child)) for child in children)
+
+
+@dataclass
+class Measured:
+    tally: Tally
+    elapsed_s: float
+    server_cpu_s: float
+    bench_cpu_s: float
+
+
 async def _measure_api(
     url: str, seconds: float, concurrency: int, workers: int, log: Path
-) -> tuple[Tally, float]:
+) -> Measured:
     slug = "bench-api"
     _tenant_id, token = await _tenant_and_token(url, slug)
     port = _free_port()
@@ -222,9 +236,15 @@ async def _measure_api(
             )
             if warm_up.errors:
                 raise RuntimeError(f"warm-up failed: {warm_up.first_error}")
+            server_cpu, bench_cpu = _tree_cpu_seconds(server.pid), time.process_time()
             started = time.monotonic()
             tally = await _drive(http, path, started + seconds, concurrency, known, phones)
-            return tally, time.monotonic() - started
+            return Measured(
+                tally,
+                time.monotonic() - started,
+                _tree_cpu_seconds(server.pid) - server_cpu,
+                time.process_time() - bench_cpu,
+            )
     finally:
         server.terminate()
         try:
@@ -311,7 +331,7 @@ def main() -> None:
         log = Path(tmp) / "server.log"
         try:
             migrate.upgrade(url)
-            tally, elapsed = asyncio.run(
+            measured = asyncio.run(
                 _measure_api(url, args.seconds, args.concurrency, args.workers, log)
             )
             raw_per_s = asyncio.run(
@@ -319,17 +339,23 @@ def main() -> None:
             )
         finally:
             asyncio.run(_drop_database(name))
+        tally = measured.tally
         if tally.errors:
             print(f"first error: {tally.first_error}", file=sys.stderr)
             print(log.read_text()[-3000:], file=sys.stderr)
     latencies = tally.latencies_ms
+    served = max(1, len(latencies) + tally.errors)
     result = {
-        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "requests_per_s": round(len(latencies) / measured.elapsed_s, 1),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(_percentile(latencies, 0.99), 2) if latencies else None,
         "errors": tally.errors,
         "raw_insert_per_s": round(raw_per_s, 1),
         "workers": args.workers,
+        # CPU time hardly depends on what else the machine runs; requests per second does.
+        "server_cpu_ms_per_request": round(measured.server_cpu_s * 1000 / served, 2),
+        "bench_cpu_percent": round(measured.bench_cpu_s / measured.elapsed_s * 100),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result))
 
