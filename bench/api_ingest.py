@@ -5,7 +5,9 @@ production), serves the API with ``centralita run`` on a free loopback port, and
 ``POST .../interactions`` for a fixed time: half the requests come from a new phone number, half
 from a known one, each with its own ``Idempotency-Key`` as a provider's webhook would send. Then
 it inserts equivalent rows with asyncpg directly, for the cost of the API on top of the database.
-Prints one JSON object.
+Prints one JSON object, with the server's CPU time per request (its processes' CPU from
+``/proc``, which hardly depends on what else the machine runs), the generator's own CPU share and
+the load average, so that a figure taken on a busy machine can be read for what it is.
 
     .venv/bin/python bench/api_ingest.py [--seconds 20] [--concurrency 32]
 """
@@ -28,9 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import asyncpg
-import httpx
 
+from bench.serving import SERVER_START_TIMEOUT_S, cpu_seconds
 from centralita.customers.service import fold
 from centralita.db import migrate
 from centralita.db.base import new_id, utcnow
@@ -48,7 +51,6 @@ APP_ROLE = "centralita_bench"
 BENCH_ACTOR = Actor(label="bench")
 KNOWN_PHONES = 256
 WARM_UP_SECONDS = 2.0
-SERVER_START_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,15 +136,16 @@ def _start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Po
         )
 
 
-async def _wait_ready(http: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
+async def _wait_ready(http: aiohttp.ClientSession, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError("the server exited while starting")
         try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
+            async with http.get("/readyz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
             pass
         await asyncio.sleep(0.1)
     raise RuntimeError("the server did not become ready")
@@ -159,7 +162,7 @@ def _body(phone: str, n: int) -> dict[str, object]:
 
 
 async def _drive(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     path: str,
     deadline: float,
     concurrency: int,
@@ -175,12 +178,12 @@ async def _drive(
             phone = next(new_phones) if n % 2 else random.choice(known)
             started = time.perf_counter()
             try:
-                response = await http.post(
+                async with http.post(
                     path, json=_body(phone, n), headers={"Idempotency-Key": secrets.token_hex(16)}
-                )
-                ok = response.status_code == 201
-                problem = None if ok else f"{response.status_code}: {response.text[:300]}"
-            except httpx.HTTPError as exc:
+                ) as response:
+                    ok = response.status == 201
+                    problem = None if ok else f"{response.status}: {(await response.text())[:300]}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 ok, problem = False, f"{type(exc).__name__}: {exc}"
             elapsed_ms = (time.perf_counter() - started) * 1000
             if ok:
@@ -198,19 +201,35 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its descendants (uvicorn's worker processes), from /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(_tree_cpu_seconds(int(child)) for child in children)
+
+
+@dataclass
+class Measured:
+    tally: Tally
+    elapsed_s: float
+    server_cpu_s: float
+    bench_cpu_s: float
+
+
 async def _measure_api(
     url: str, seconds: float, concurrency: int, workers: int, log: Path
-) -> tuple[Tally, float]:
+) -> Measured:
     slug = "bench-api"
     _tenant_id, token = await _tenant_and_token(url, slug)
     port = _free_port()
     server = _start_server(url, port, workers, log)
     try:
-        async with httpx.AsyncClient(
+        # aiohttp rather than httpx: it spends less CPU per request, and on two shared cores
+        # the generator's CPU is taken from the server it measures.
+        async with aiohttp.ClientSession(
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {token}"},
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            timeout=REQUEST_TIMEOUT_S,
+            connector=aiohttp.TCPConnector(limit=concurrency),
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
         ) as http:
             await _wait_ready(http, server)
             path = f"/api/v1/tenants/{slug}/interactions"
@@ -222,9 +241,15 @@ async def _measure_api(
             )
             if warm_up.errors:
                 raise RuntimeError(f"warm-up failed: {warm_up.first_error}")
+            server_cpu, bench_cpu = _tree_cpu_seconds(server.pid), time.process_time()
             started = time.monotonic()
             tally = await _drive(http, path, started + seconds, concurrency, known, phones)
-            return tally, time.monotonic() - started
+            return Measured(
+                tally,
+                time.monotonic() - started,
+                _tree_cpu_seconds(server.pid) - server_cpu,
+                time.process_time() - bench_cpu,
+            )
     finally:
         server.terminate()
         try:
@@ -311,7 +336,7 @@ def main() -> None:
         log = Path(tmp) / "server.log"
         try:
             migrate.upgrade(url)
-            tally, elapsed = asyncio.run(
+            measured = asyncio.run(
                 _measure_api(url, args.seconds, args.concurrency, args.workers, log)
             )
             raw_per_s = asyncio.run(
@@ -319,17 +344,23 @@ def main() -> None:
             )
         finally:
             asyncio.run(_drop_database(name))
+        tally = measured.tally
         if tally.errors:
             print(f"first error: {tally.first_error}", file=sys.stderr)
             print(log.read_text()[-3000:], file=sys.stderr)
     latencies = tally.latencies_ms
+    served = max(1, len(latencies) + tally.errors)
     result = {
-        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "requests_per_s": round(len(latencies) / measured.elapsed_s, 1),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(_percentile(latencies, 0.99), 2) if latencies else None,
         "errors": tally.errors,
         "raw_insert_per_s": round(raw_per_s, 1),
         "workers": args.workers,
+        # CPU time hardly depends on what else the machine runs; requests per second does.
+        "server_cpu_ms_per_request": round(measured.server_cpu_s * 1000 / served, 2),
+        "bench_cpu_percent": round(measured.bench_cpu_s / measured.elapsed_s * 100),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result))
 

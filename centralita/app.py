@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 import centralita.all_models  # noqa: F401
 from centralita import __version__
 from centralita.api import problems
+from centralita.api.lookups import Lookups
 from centralita.automation import service as automation
 from centralita.automation.routes import pages as automation_pages
 from centralita.automation.routes import router as automation_router
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.passwords = Passwords(settings)
+    app.state.lookups = Lookups()
     problems.install(app, html_error_page=error_page)
 
     app.add_middleware(SecurityHeaders)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Query, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita.api.lookups import Lookups
 from centralita.config import Settings
 from centralita.db.engine import Database
 from centralita.db.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -23,7 +24,6 @@ from centralita.identity.service import (
     principal_from_cookie,
 )
 from centralita.tenancy.models import Tenant
-from centralita.tenancy.service import get_tenant_by_slug
 
 SESSION_COOKIE = "centralita_session"
 CSRF_HEADER = "x-csrf-token"
@@ -39,6 +39,11 @@ async def get_settings(request: Request) -> Settings:
 async def get_passwords(request: Request) -> Passwords:
     passwords: Passwords = request.app.state.passwords
     return passwords
+
+
+async def get_lookups(request: Request) -> Lookups:
+    lookups: Lookups = request.app.state.lookups
+    return lookups
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -58,16 +63,23 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AppPasswords = Annotated[Passwords, Depends(get_passwords)]
+AppLookups = Annotated[Lookups, Depends(get_lookups)]
 
 
-async def _principal_or_none(request: Request, session: AsyncSession) -> Principal | None:
+async def _principal_or_none(
+    request: Request, session: AsyncSession, lookups: Lookups
+) -> Principal | None:
     await use_system_scope(session)
     authorization = request.headers.get("authorization", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials:
-        principal = await principal_from_api_token(session, credentials.strip())
+        secret = credentials.strip()
+        principal = lookups.principal(secret)
         if principal is None:
-            raise Unauthorized("Invalid or revoked API token")
+            principal = await principal_from_api_token(session, secret)
+            if principal is None:
+                raise Unauthorized("Invalid or revoked API token")
+            lookups.remember_principal(secret, principal)
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -102,8 +114,8 @@ async def websocket_principal(websocket: WebSocket) -> Principal | None:
         return await principal_from_cookie(session, cookie)
 
 
-async def current_principal(request: Request, session: DbSession) -> Principal:
-    principal = await _principal_or_none(request, session)
+async def current_principal(request: Request, session: DbSession, lookups: AppLookups) -> Principal:
+    principal = await _principal_or_none(request, session, lookups)
     if principal is None:
         raise Unauthorized()
     return principal
@@ -130,10 +142,13 @@ class TenantContext:
 
 
 async def tenant_context(
-    tenant_slug: str, principal: CurrentPrincipal, session: DbSession
+    tenant_slug: str, principal: CurrentPrincipal, session: DbSession, lookups: AppLookups
 ) -> TenantContext:
-    """Resolve the tenant in the path; another tenant's slug answers 404, as if it did not exist."""
-    tenant = await get_tenant_by_slug(session, tenant_slug)
+    """Resolve the tenant in the path; another tenant's slug answers 404, as if it did not exist.
+
+    With the principal and the tenant remembered (``lookups``), no statement has run yet, so the
+    transaction begins directly in the tenant's scope: one set of row-level-security settings."""
+    tenant = await lookups.tenant_by_slug(session, tenant_slug)
     if tenant is None or not principal.sees_tenant(tenant.id):
         raise NotFound("Tenant not found")
     await use_tenant_scope(session, tenant.id)

@@ -1,15 +1,28 @@
 """Customer identity resolution: normalise what a channel knows, find the customer or create one."""
 
+import functools
 import hashlib
 import hmac
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, Table, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnDefault,
+    ColumnElement,
+    Executable,
+    Table,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -21,7 +34,7 @@ from centralita.customers.schemas import (
     IdentityCreate,
     shown_identity_value,
 )
-from centralita.db.base import Base
+from centralita.db.base import Base, new_id
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, InvalidInput, NotFound
 from centralita.events.bus import Event, emit, supervisors_topic
@@ -125,30 +138,101 @@ async def find_or_create(
 ) -> Resolved:
     """The customer with this identity, created if new; safe when two requests race.
 
-    The insert runs in a savepoint: if a concurrent transaction created the same identity first,
-    the unique index makes ours fail (on PostgreSQL after waiting for the other to commit) and the
-    winner's customer is returned instead, so one new phone number makes one customer.
+    If a concurrent transaction creates the same identity first, the unique index makes our
+    insert wait for it to commit and then fail (PostgreSQL: insert nothing), and the winner's
+    customer is returned instead, so one new phone number makes one customer.
     """
     existing = await find_by_identity(session, kind, normalised)
     if existing is not None:
         return Resolved(existing, created=False)
     name = display_name or (normalised if kind in (IdentityKind.EMAIL, IdentityKind.PHONE) else "")
-    customer = Customer(tenant_id=tenant_id, display_name=name, search_name=fold(name))
+    customer = Customer(tenant_id=tenant_id, id=new_id(), display_name=name, search_name=fold(name))
+    if session.get_bind().dialect.name == "postgresql":
+        created = await _insert_with_identity(session, customer, kind, normalised)
+    else:
+        created = await _insert_in_savepoint(session, customer, kind, normalised)
+    if created is None:
+        winner = await find_by_identity(session, kind, normalised)
+        if winner is None:
+            raise RuntimeError(f"the {kind.value} identity was neither inserted nor found")
+        return Resolved(winner, created=False)
+    return Resolved(created, created=True)
+
+
+_customers = cast(Table, Customer.__table__)
+
+
+@functools.cache
+def _claim_identity_then_customer() -> Executable:
+    """One statement: claim the identity, and only if it was free insert its customer.
+
+    Built once (statement construction costs more CPU than running it); the customer's columns
+    are bound by name, the identity's by ``identity_id``, ``kind`` and ``value``. The identity's
+    link to its customer is checked at the end of the statement, when both rows exist."""
+    customers, identities = _customers, cast(Table, CustomerIdentity.__table__)
+    claimed = (
+        postgresql_insert(identities)
+        .values(
+            tenant_id=bindparam("tenant_id"),
+            id=bindparam("identity_id"),
+            customer_id=bindparam("id"),
+            kind=bindparam("kind"),
+            value=bindparam("value"),
+            created_at=bindparam("created_at"),
+            updated_at=bindparam("created_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "kind", "value"])
+        .returning(identities.c.customer_id)
+        .cte("claimed")
+    )
+    names = [column.key for column in customers.columns]
+    source = select(
+        *(bindparam(column.key, type_=column.type) for column in customers.columns)
+    ).where(exists(select(claimed.c.customer_id)))
+    inserted = (
+        customers.insert().from_select(names, source).add_cte(claimed).returning(*customers.columns)
+    )
+    return select(Customer).from_statement(inserted)
+
+
+async def _insert_with_identity(
+    session: AsyncSession, customer: Customer, kind: IdentityKind, normalised: str
+) -> Customer | None:
+    """None when a concurrent transaction holds the identity: then nothing is inserted."""
+    params = {column.key: _value_or_default(customer, column) for column in _customers.c}
+    params.update(identity_id=new_id(), kind=kind.value, value=normalised)
+    found = await session.execute(_claim_identity_then_customer(), params)
+    return found.scalar_one_or_none()
+
+
+def _value_or_default(customer: Customer, column: Column[Any]) -> Any:
+    """What a flush would write: the value set, else the column's Python-side default."""
+    value = getattr(customer, column.key)
+    default = column.default
+    if value is not None or not isinstance(default, ColumnDefault):
+        return value
+    return default.arg(None) if default.is_callable else default.arg
+
+
+async def _insert_in_savepoint(
+    session: AsyncSession, customer: Customer, kind: IdentityKind, normalised: str
+) -> Customer | None:
+    """SQLite has one writer at a time, so the savepoint is the rare race's safety net."""
     try:
         async with session.begin_nested():
             session.add(customer)
             await session.flush()
             session.add(
                 CustomerIdentity(
-                    tenant_id=tenant_id, customer_id=customer.id, kind=kind, value=normalised
+                    tenant_id=customer.tenant_id,
+                    customer_id=customer.id,
+                    kind=kind,
+                    value=normalised,
                 )
             )
     except IntegrityError:
-        winner = await find_by_identity(session, kind, normalised)
-        if winner is None:
-            raise
-        return Resolved(winner, created=False)
-    return Resolved(customer, created=True)
+        return None
+    return customer
 
 
 # Profile fields a merge fills on the survivor when it has none of its own.

@@ -27,6 +27,8 @@ TENANT_KEY = "centralita.tenant_id"
 SYSTEM_KEY = "centralita.system"
 TENANT_GUC = "centralita.tenant_id"
 BYPASS_GUC = "centralita.bypass_rls"
+APPLIED_KEY = "centralita.applied_scope"
+"""``session.info``: the scope the open transaction's settings carry, so none is sent twice."""
 
 
 class TenantScopeError(RuntimeError):
@@ -59,11 +61,19 @@ async def use_system_scope(session: AsyncSession) -> None:
 async def _apply_to_open_transaction(session: AsyncSession) -> None:
     bind = session.bind
     if session.in_transaction() and bind is not None and bind.dialect.name == "postgresql":
+        # A transaction may be open without a connection yet: then taking one begins it, and
+        # ``_copy_scope_into_transaction`` already sends the new scope.
         connection = await session.connection()
-        await connection.execute(*_rls_settings_statement(session.info))
+        if session.info.get(APPLIED_KEY) != _scope(session.info):
+            await connection.execute(*_rls_settings_statement(session.info))
+
+
+def _scope(info: dict[str, Any]) -> tuple[Any, bool]:
+    return info.get(TENANT_KEY), bool(info.get(SYSTEM_KEY))
 
 
 def _rls_settings_statement(info: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    info[APPLIED_KEY] = _scope(info)
     tenant = info.get(TENANT_KEY)
     return (
         text(

@@ -3,7 +3,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from centralita.api.deps import AppPasswords, CurrentPrincipal, TenantContext, require
+from centralita.api.deps import (
+    AppLookups,
+    AppPasswords,
+    CurrentPrincipal,
+    TenantContext,
+    require,
+)
 from centralita.identity import service
 from centralita.identity.permissions import Permission
 from centralita.identity.schemas import (
@@ -76,7 +82,9 @@ async def issue_api_token(data: ApiTokenCreate, ctx: TokensManage) -> ApiTokenIs
 
 
 @router.delete("/tenants/{tenant_slug}/api-tokens/{token_id}", response_model=ApiTokenOut)
-async def revoke_api_token(token_id: uuid.UUID, ctx: TokensManage) -> ApiTokenOut:
-    return ApiTokenOut.model_validate(
-        await service.revoke_api_token(ctx.session, ctx.actor, token_id)
-    )
+async def revoke_api_token(
+    token_id: uuid.UUID, ctx: TokensManage, lookups: AppLookups
+) -> ApiTokenOut:
+    token = await service.revoke_api_token(ctx.session, ctx.actor, token_id)
+    lookups.forget_tokens()
+    return ApiTokenOut.model_validate(token)

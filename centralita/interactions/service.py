@@ -283,22 +283,26 @@ async def create_interaction(
     messages = [new_message(interaction, data.message, actor, now)] if data.message else []
     for message in messages:
         announce_message(session, interaction, message)
+    # Emitted before the flush, so the event's record and jobs are written by that same flush.
+    created = interaction_event("interaction.created", interaction)
     if data.external_ref is None:
+        emit(session, created)
         session.add(interaction)
         session.add_all(messages)
         await session.flush()
     else:
-        await _add_once_per_external_ref(session, interaction, messages)
-    emit(session, interaction_event("interaction.created", interaction))
+        await _add_once_per_external_ref(session, interaction, messages, created)
     return InteractionThread(interaction, messages)
 
 
 async def _add_once_per_external_ref(
-    session: AsyncSession, interaction: Interaction, messages: list[Message]
+    session: AsyncSession, interaction: Interaction, messages: list[Message], created: Event
 ) -> None:
-    """Insert in a savepoint, so a provider id seen before is a clear conflict, also in a race."""
+    """Insert in a savepoint, so a provider id seen before is a clear conflict, also in a race
+    (the event goes with the savepoint: it is dropped if the insert is refused)."""
     try:
         async with session.begin_nested():
+            emit(session, created)
             session.add(interaction)
             session.add_all(messages)
     except IntegrityError:

@@ -2,7 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from centralita.api.deps import CurrentPrincipal, DbSession, Paging, TenantContext, require
+from centralita.api.deps import (
+    AppLookups,
+    CurrentPrincipal,
+    DbSession,
+    Paging,
+    TenantContext,
+    require,
+)
 from centralita.errors import Forbidden
 from centralita.events import service as audit
 from centralita.events.schemas import AuditEntryOut
@@ -39,8 +46,9 @@ async def get_tenant(ctx: TenantRead) -> TenantOut:
 
 
 @router.patch("/tenants/{tenant_slug}", response_model=TenantOut)
-async def update_tenant(data: TenantUpdate, ctx: TenantManage) -> TenantOut:
+async def update_tenant(data: TenantUpdate, ctx: TenantManage, lookups: AppLookups) -> TenantOut:
     tenant = await service.update_tenant(ctx.session, ctx.actor, ctx.tenant, data)
+    lookups.forget_tenant(tenant.slug)
     return TenantOut.model_validate(tenant)
 
 
