@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.customers.models import Customer
+from centralita.db.base import utcnow
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.interactions.models import Channel, Interaction, InteractionState
-from centralita.interactions.schemas import InteractionCreate
-from centralita.interactions.service import create_interaction
+from centralita.interactions.schemas import InteractionCreate, MessageIn
+from centralita.interactions.service import announce_message, create_interaction, new_message
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
 from centralita.sla.service import SlaEvent, SlaSubject, track_ticket
@@ -67,17 +68,25 @@ def work_subject(reference: str, subject: str) -> str:
     return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
 
 
-async def ensure_work(session: AsyncSession, desk: Desk, ticket: Ticket) -> Interaction | None:
-    """Queue work for the ticket unless some is already open; the new interaction, if any.
+async def ensure_work(
+    session: AsyncSession, desk: Desk, ticket: Ticket, said: MessageIn | None = None
+) -> Interaction | None:
+    """Queue work for the ticket unless some is already open; the new interaction, if any. What
+    the customer ``said`` goes into that work, so the agent reads it where they answer it.
 
     Callers hold the ticket's row lock, so two messages at once cannot both find none open.
     """
-    open_work = select(Interaction.id).where(
+    open_work = select(Interaction).where(
         Interaction.ticket_id == ticket.id, Interaction.state.in_(OPEN_WORK)
     )
-    if (await session.execute(open_work.limit(1))).first() is not None:
-        return None
-    return await queue_work(session, desk, ticket)
+    waiting = (await session.execute(open_work.limit(1))).scalar()
+    if waiting is None:
+        return await queue_work(session, desk, ticket, said=said)
+    if said is not None:
+        message = new_message(waiting, said, desk.actor, utcnow())
+        session.add(message)
+        announce_message(session, waiting, message)
+    return None
 
 
 async def queue_work(
@@ -87,9 +96,11 @@ async def queue_work(
     *,
     queue: str | None = None,
     topic: str | None = None,
+    said: MessageIn | None = None,
 ) -> Interaction:
     """Routable work for the ticket, for its requester, on the ticket's channel when routing can
-    answer there (else as a task), in ``queue`` about ``topic`` when the caller knows them."""
+    answer there (else as a task), in ``queue`` about ``topic`` when the caller knows them, with
+    what the customer ``said`` as its first message."""
     channel = ticket.channel if ticket.channel in ROUTABLE_CHANNELS else Channel.TASK
     data = InteractionCreate(
         channel=Channel(channel),
@@ -98,6 +109,7 @@ async def queue_work(
         subject=work_subject(desk.reference(ticket), ticket.subject),
         queue=queue,
         topic=topic,
+        message=said,
     )
     thread = await create_interaction(session, desk.tenant, desk.actor, data, desk.rules)
     thread.interaction.ticket_id = ticket.id

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import utcnow
+from centralita.interactions.models import AuthorKind
+from centralita.interactions.schemas import MessageIn
 from centralita.sla.service import SlaEvent
 from centralita.tickets.catalog import active_staff
 from centralita.tickets.desk import Desk
@@ -72,6 +74,11 @@ def _reopens(desk: Desk, ticket: Ticket, now: datetime) -> bool:
     return ticket.resolved_at is not None and now - ticket.resolved_at <= window
 
 
+def _said(data: MessageCreate) -> MessageIn:
+    """A customer's message to a ticket, as the work that answers it shows it."""
+    return MessageIn(author_kind=AuthorKind.CUSTOMER, text=data.text, html=data.html)
+
+
 async def _follow_up(
     session: AsyncSession, desk: Desk, previous: Ticket, data: MessageCreate, now: datetime
 ) -> Ticket:
@@ -100,6 +107,7 @@ async def _follow_up(
             urgency=previous.urgency,
             priority=previous.priority if previous.priority_overridden else None,
         ),
+        customer_said=_said(data),
     )
     first, second = sorted((previous.id, follow_up.id))
     session.add(TicketLink(ticket_id=first, other_id=second))
@@ -130,7 +138,7 @@ async def _customer_wrote(
         # The customer answered, or the problem is back: the ticket needs an agent again.
         action = "ticket.reopened" if ticket.status == TicketStatus.RESOLVED else "ticket.updated"
         await change_status(session, desk, ticket, TicketStatus.OPEN, now, action=action)
-    await ensure_work(session, desk, ticket)
+    await ensure_work(session, desk, ticket, _said(data))
     announce(session, desk, "ticket.customer_replied", ticket, message_id=message.id)
     return message
 

@@ -16,6 +16,7 @@ from centralita.db.base import new_id, utcnow
 from centralita.errors import FieldError
 from centralita.events.models import AuditEntry
 from centralita.events.service import apply_changes
+from centralita.interactions.schemas import MessageIn
 from centralita.sla.models import SlaTarget
 from centralita.sla.service import SlaEvent, ticket_targets
 from centralita.tickets.catalog import (
@@ -168,9 +169,11 @@ async def create_ticket(
     *,
     work_queue: str | None = None,
     work_topic: str | None = None,
+    customer_said: MessageIn | None = None,
 ) -> Ticket:
     """A new ticket, numbered in this transaction, with routable work queued for it (in
-    ``work_queue``, about ``work_topic``, where a channel has already steered it)."""
+    ``work_queue``, about ``work_topic``, where a channel has already steered it, and showing
+    what the customer said when a channel opened the ticket for them)."""
     now = utcnow()
     errors: list[FieldError] = []
     template = None
@@ -238,7 +241,9 @@ async def create_ticket(
     if conversation is not None:
         await file_conversation(session, desk, ticket, conversation)
     if conversation is None or conversation.state not in OPEN_WORK:
-        await queue_work(session, desk, ticket, queue=work_queue, topic=work_topic)
+        await queue_work(
+            session, desk, ticket, queue=work_queue, topic=work_topic, said=customer_said
+        )
     announce(session, desk, "ticket.created", ticket)
     await session.flush()
     return ticket

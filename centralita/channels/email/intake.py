@@ -33,7 +33,8 @@ from centralita.db.engine import Database
 from centralita.errors import InvalidInput
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.i18n import TRANSLATIONS, gettext_noop
-from centralita.interactions.models import Channel
+from centralita.interactions.models import AuthorKind, Channel
+from centralita.interactions.schemas import MessageIn
 from centralita.interactions.service import sanitise_html
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
@@ -317,6 +318,7 @@ async def _open_ticket(
         # The work goes where the tenant's intents send its words, else the address's queue.
         work_queue=(steering.queue if steering else None) or address.queue,
         work_topic=steering.intent if steering else None,
+        customer_said=MessageIn(author_kind=AuthorKind.CUSTOMER, text=text),
     )
     record.ticket_id = ticket.id
     if address.settings.get("auto_acknowledge") and parsed.automatic is None:

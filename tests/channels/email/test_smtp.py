@@ -13,7 +13,7 @@ from centralita.app import create_app
 from centralita.channels.email.models import EmailAttachment, EmailRecord, EmailStatus
 from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity
-from centralita.interactions.models import Interaction
+from centralita.interactions.models import Interaction, Message
 from centralita.nlu.service import set_intent_route
 from centralita.tickets.models import Ticket
 from tests.channels.email.conftest import Listener, add_mailbox, corpus, unique_address
@@ -243,3 +243,29 @@ async def test_an_internationalised_sender_is_received_over_smtputf8(
     assert record.status == EmailStatus.RECEIVED
     [ticket] = await _tickets(tenant_a)
     assert ticket.subject == "Señal débil"
+
+
+async def test_the_agent_reads_the_email_and_the_customers_replies_in_the_work(
+    listener: Listener, tenant_a: TenantFixture
+) -> None:
+    box_a = unique_address()
+    await add_mailbox(tenant_a, box_a, auto_acknowledge=False)
+    await listener.send(
+        _mail("Factura duplicada", "Me habéis cobrado dos veces.", message_id="f1@example.com"),
+        [box_a],
+    )
+    reply = _mail("Re: Factura duplicada", "Adjunto el extracto.", message_id="f2@example.com")
+    reply["In-Reply-To"] = "<f1@example.com>"
+    await listener.send(reply, [box_a])
+
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        work = (await session.execute(select(Interaction))).scalar_one()
+        query = (
+            select(Message).where(Message.interaction_id == work.id).order_by(Message.created_at)
+        )
+        messages = list((await session.execute(query)).scalars())
+    # One piece of work waits for an agent, and it holds both emails, as the customer wrote them.
+    assert [(m.author_kind, m.text) for m in messages] == [
+        ("customer", "Me habéis cobrado dos veces."),
+        ("customer", "Adjunto el extracto."),
+    ]
