@@ -26,8 +26,8 @@ from centralita.customers.service import (
 from centralita.db.base import utcnow
 from centralita.errors import FieldError, InvalidInput, RateLimited
 from centralita.events.service import Actor
-from centralita.interactions.models import Channel, Direction, Interaction
-from centralita.interactions.schemas import IdentityIn, InteractionCreate
+from centralita.interactions.models import AuthorKind, Channel, Direction, Interaction
+from centralita.interactions.schemas import IdentityIn, InteractionCreate, MessageIn
 from centralita.interactions.service import create_interaction
 from centralita.knowledge.models import EventKind, KnowledgeEvent
 from centralita.knowledge.signals import record_event
@@ -88,6 +88,7 @@ async def open_ticket(
             description=form.message,
             channel=Channel.WEB,
         ),
+        customer_said=MessageIn(author_kind=AuthorKind.CUSTOMER, text=form.message),
     )
     await record_event(
         session, tenant.id, EventKind.TICKET_OPENED, ticket_id=ticket.id, visitor=visitor

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import select
 
-from centralita.interactions.models import Channel, Interaction
+from centralita.interactions.models import Channel, Interaction, Message
 from centralita.knowledge.models import Article, EventKind, KnowledgeEvent
 from centralita.tickets.models import Ticket
 from tests.channels.chat.conftest import add_widget
@@ -122,6 +122,15 @@ async def test_the_contact_form_opens_a_ticket(
     assert sent.status_code == 201
     async with tenant_a.db.tenant_session(tenant_a.id) as session:
         tickets = (await session.execute(select(Ticket))).scalars().all()
+        said = (
+            await session.execute(
+                select(Message.text)
+                .join(Interaction, Interaction.id == Message.interaction_id)
+                .where(Interaction.ticket_id == tickets[0].id)
+            )
+        ).scalars()
+        # The agent who takes the ticket's work reads what the customer wrote.
+        assert list(said) == ["Me cobraron dos veces"]
     assert [(t.subject, t.channel) for t in tickets] == [("Cargo duplicado", "web")]
     assert f"-{tickets[0].number}" in sent.text
 

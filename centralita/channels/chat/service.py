@@ -37,6 +37,7 @@ from centralita.interactions.models import (
     InteractionState,
     Message,
 )
+from centralita.interactions.schemas import MessageIn
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
 from centralita.nlu.service import steer
@@ -269,6 +270,7 @@ async def leave_message(
             description=form.text,
             channel=Channel.EMAIL,
         ),
+        customer_said=MessageIn(author_kind=AuthorKind.CUSTOMER, text=form.text),
     )
     return desk.reference(ticket)
 
