@@ -33,7 +33,6 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bench.serving import SERVER_START_TIMEOUT_S, cpu_seconds
 from centralita.customers.service import fold
 from centralita.db import migrate
 from centralita.db.base import new_id, utcnow
@@ -43,6 +42,10 @@ from centralita.identity import service as identity
 from centralita.identity.permissions import Role
 from centralita.tenancy import service as tenancy
 from centralita.tenancy.schemas import TenantCreate
+
+# Run as a script, Python puts bench/ on the path rather than the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.serving import SERVER_START_TIMEOUT_S, cpu_seconds
 
 ADMIN_DSN = os.environ.get(
     "CENTRALITA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
