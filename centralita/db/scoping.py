@@ -97,6 +97,13 @@ def _copy_scope_into_transaction(
         connection.execute(*_rls_settings_statement(session.info))
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_applied_scope(session: Session, transaction: SessionTransaction) -> None:
+    # Rolling back to a savepoint undoes the settings made inside it, and a new transaction
+    # starts without any: either way the next scope must be sent again.
+    session.info.pop(APPLIED_KEY, None)
+
+
 def _touches_tenant_data(state: ORMExecuteState) -> bool:
     return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
 

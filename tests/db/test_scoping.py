@@ -5,7 +5,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from centralita.db.engine import Database
-from centralita.db.scoping import TenantScopeError
+from centralita.db.scoping import TenantScopeError, use_tenant_scope
 from centralita.events.models import AuditEntry
 from centralita.events.service import SYSTEM, record_audit
 from tests.conftest import TenantFixture
@@ -127,3 +127,24 @@ async def test_counting_in_scope_counts_one_tenant(
         ).scalar_one()
 
     assert count == 0
+
+
+async def test_a_scope_undone_by_a_rolled_back_savepoint_is_set_again(
+    backend: str, db: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("row-level security is a PostgreSQL feature")
+    await _audit(db, tenant_a, "a.savepoint")
+    await _audit(db, tenant_b, "b.savepoint")
+
+    async with db.tenant_session(tenant_a.id) as session:
+        await session.execute(text("SELECT 1"))
+        savepoint = await session.begin_nested()
+        await use_tenant_scope(session, tenant_b.id)
+        await savepoint.rollback()
+        # Rolling back the savepoint undid its settings: tenant B's must be sent again.
+        await use_tenant_scope(session, tenant_b.id)
+        rows = await session.execute(text("SELECT DISTINCT tenant_id FROM audit_log"))
+        seen = {row[0] for row in rows}
+
+    assert seen == {tenant_b.id}
