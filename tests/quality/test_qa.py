@@ -1,13 +1,22 @@
 """QA: forms with versions, scoring beside the transcript, the agent's answer, calibration,
 sampling and the agent scorecard."""
 
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
-from tests.reporting.helpers import Outcome, add_queue, agent_user, contact, user_client
+from tests.reporting.helpers import (
+    Outcome,
+    add_queue,
+    agent_user,
+    clock_at,
+    contact,
+    user_client,
+)
 
 PROBLEM = "application/problem+json"
 FORM: dict[str, Any] = {
@@ -197,14 +206,17 @@ async def test_a_new_form_version_leaves_old_evaluations_on_their_version(
 
 
 async def test_a_sample_picks_per_agent_and_filters_long_or_transferred_work(
-    tenant: TenantFixture,
+    tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ana, luis = await agent_user(tenant, "Ana"), await agent_user(tenant, "Luis")
     lead = await user_client(tenant, await agent_user(tenant, "Sara", Role.SUPERVISOR))
-    for _ in range(3):
-        await contact(tenant, Outcome(answered_after=5, talk=60), agent_id=ana)
-    long_call = await contact(tenant, Outcome(answered_after=5, talk=900), agent_id=luis)
-    await contact(tenant, Outcome(answered_after=5, talk=30), agent_id=luis)
+    # Mid-morning today in the tenant's zone, so no call ends past midnight, outside the week.
+    zone = ZoneInfo(tenant.tenant.time_zone)
+    with clock_at(monkeypatch, datetime.combine(datetime.now(zone).date(), time(10), zone)):
+        for _ in range(3):
+            await contact(tenant, Outcome(answered_after=5, talk=60), agent_id=ana)
+        long_call = await contact(tenant, Outcome(answered_after=5, talk=900), agent_id=luis)
+        await contact(tenant, Outcome(answered_after=5, talk=30), agent_id=luis)
     as_agent = await tenant.client(Role.AGENT)
 
     sample = (await lead.get(tenant.url("/qa/sample"), params={"per_agent": 2})).json()
