@@ -59,7 +59,7 @@ from centralita.campaigns import service as campaigns
 from centralita.campaigns.consent import UnsubscribeLinks
 from centralita.campaigns.models import CampaignContact, ContactStatus
 from centralita.campaigns.schemas import CampaignCreate, Segment
-from centralita.channels.campaigns import CampaignDispatcher, pooled_messages
+from centralita.channels.campaigns import CampaignDispatcher, pooled_provider
 from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.config import Settings
 from centralita.customers.models import Customer, CustomerIdentity, IdentityKind
@@ -402,17 +402,18 @@ async def _campaign_world(url: str, contacts: int) -> tuple[uuid.UUID, uuid.UUID
 async def campaign_worker(url: str, provider_url: str, lease_s: float) -> None:
     """One dispatcher process, as the application runs it, until it is stopped or killed."""
     db = open_database(url, pool_size=4)
-    dispatcher = CampaignDispatcher(
-        db,
-        pooled_messages(provider_url, 64),
-        None,
-        UnsubscribeLinks("bench", "http://bench"),
-        batch_size=500,
-        concurrency=64,
-        lease=timedelta(seconds=lease_s),
-        idle_seconds=0.2,
-    )
-    await dispatcher.run()
+    async with pooled_provider(provider_url, 64) as messages:
+        dispatcher = CampaignDispatcher(
+            db,
+            messages,
+            None,
+            UnsubscribeLinks("bench", "http://bench"),
+            batch_size=500,
+            concurrency=64,
+            lease=timedelta(seconds=lease_s),
+            idle_seconds=0.2,
+        )
+        await dispatcher.run()
 
 
 async def _spawn(url: str, provider_url: str, lease_s: float) -> asyncio.subprocess.Process:

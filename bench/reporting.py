@@ -33,9 +33,11 @@ import json
 import os
 import secrets
 import statistics
+import sys
 import time
 import uuid
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -43,7 +45,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from sqlalchemy import func, select, text
 
-from bench import wfm
 from centralita.customers.service import IdentityRules
 from centralita.db import migrate
 from centralita.db.base import new_id, utcnow
@@ -57,6 +58,10 @@ from centralita.reporting.models import FactKind, InteractionFact
 from centralita.reporting.schemas import Granularity
 from centralita.reporting.service import queue_report, window
 from centralita.tenancy.models import Tenant
+
+# Run as a script, Python puts bench/ on the path rather than the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import wfm
 
 ADMIN_DSN = os.environ.get(
     "CENTRALITA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"

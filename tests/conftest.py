@@ -9,7 +9,7 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import delete
 
 from centralita.app import create_app
 from centralita.config import Settings
@@ -25,6 +26,7 @@ from centralita.db.engine import Database
 from centralita.events.service import Actor
 from centralita.identity import service as identity
 from centralita.identity.permissions import Role
+from centralita.jobs.models import Job, JobKind
 from centralita.tenancy import service as tenancy
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.schemas import TenantCreate
@@ -211,3 +213,12 @@ def artifacts_dir() -> Path:
     path = Path(__file__).parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+async def clear_jobs(db: Database, kinds: Iterable[JobKind] | None = None) -> None:
+    """Tests share one database: jobs other tests left pending (of ``kinds``, or all) would
+    crowd this test's worker batches, or reach its mail sink."""
+    query = delete(Job) if kinds is None else delete(Job).where(Job.kind.in_(list(kinds)))
+    async with db.system_session() as session:
+        await session.execute(query)
+        await session.commit()

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.automation.actions import Firing, perform
@@ -168,10 +169,18 @@ async def ensure_default_rules(session: AsyncSession, tenant_id: uuid.UUID) -> i
     version = (await session.execute(query)).scalar_one_or_none()
     if version is not None:
         return version
-    session.add(AutomationSetup(tenant_id=tenant_id, defaults_seeded_at=utcnow(), rules_version=1))
-    for key, definition in DEFAULT_RULES.items():
-        session.add(Rule(tenant_id=tenant_id, id=new_id(), default_key=key, **_stored(definition)))
-    await session.flush()
+    try:
+        # Two processes may seed at once: the loser's savepoint is undone, the winner's rules stay.
+        async with session.begin_nested():
+            session.add(
+                AutomationSetup(tenant_id=tenant_id, defaults_seeded_at=utcnow(), rules_version=1)
+            )
+            for key, definition in DEFAULT_RULES.items():
+                session.add(
+                    Rule(tenant_id=tenant_id, id=new_id(), default_key=key, **_stored(definition))
+                )
+    except IntegrityError:
+        return (await session.execute(query)).scalar_one()
     return 1
 
 

@@ -17,7 +17,8 @@ attempt the contact fails with the relay's reason.
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -42,7 +43,7 @@ from centralita.channels.reports import ReportTarget, reports_base, status_callb
 from centralita.channels.voice.provider import (
     TIMEOUT_S,
     Messages,
-    PooledMessages,
+    Provider,
     ProviderError,
     has_account,
 )
@@ -244,19 +245,19 @@ async def _retry_later(session: AsyncSession, send: Send, error: str, now: datet
     )
 
 
-def pooled_messages(base_url: str, connections: int = CONCURRENCY) -> PooledMessages:
-    """A kept-alive connection pool to the provider (call from a running event loop)."""
-    http = aiohttp.ClientSession(
+@asynccontextmanager
+async def pooled_provider(base_url: str, connections: int = CONCURRENCY) -> AsyncIterator[Provider]:
+    """The provider over a kept-alive connection pool, closed on leaving."""
+    async with aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=connections),
         timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
-    )
-    return PooledMessages(base_url, http)
+    ) as http:
+        yield Provider(base_url, http)
 
 
 async def run_campaign_dispatcher(db: Database, settings: Settings) -> None:
     """The application's dispatcher, until cancelled."""
-    messages = pooled_messages(settings.telephony_api_base_url)
-    try:
+    async with pooled_provider(settings.telephony_api_base_url) as messages:
         await CampaignDispatcher(
             db,
             messages,
@@ -264,8 +265,6 @@ async def run_campaign_dispatcher(db: Database, settings: Settings) -> None:
             UnsubscribeLinks(settings.secret_key, settings.public_url),
             reports=reports_base(settings),
         ).run()
-    finally:
-        await messages.http.close()
 
 
 async def _numbers(

@@ -365,10 +365,15 @@ async def add_message(
     session: AsyncSession, actor: Actor, interaction_id: uuid.UUID, data: MessageIn
 ) -> Message:
     interaction = await get_interaction(session, interaction_id)
-    message = new_message(interaction, data, actor, utcnow())
+    message = append_message(session, interaction, new_message(interaction, data, actor, utcnow()))
+    await session.flush()
+    return message
+
+
+def append_message(session: AsyncSession, interaction: Interaction, message: Message) -> Message:
+    """The message joins the interaction's thread, and the screens following it hear of it."""
     session.add(message)
     announce_message(session, interaction, message)
-    await session.flush()
     return message
 
 

@@ -12,7 +12,7 @@ from centralita.db.base import utcnow
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.interactions.models import Channel, Interaction, InteractionState
 from centralita.interactions.schemas import InteractionCreate, MessageIn
-from centralita.interactions.service import announce_message, create_interaction, new_message
+from centralita.interactions.service import append_message, create_interaction, new_message
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
 from centralita.sla.service import SlaEvent, SlaSubject, track_ticket
@@ -83,9 +83,7 @@ async def ensure_work(
     if waiting is None:
         return await queue_work(session, desk, ticket, said=said)
     if said is not None:
-        message = new_message(waiting, said, desk.actor, utcnow())
-        session.add(message)
-        announce_message(session, waiting, message)
+        append_message(session, waiting, new_message(waiting, said, desk.actor, utcnow()))
     return None
 
 

@@ -26,21 +26,12 @@ from centralita.reporting.schemas import QueueRow
 from centralita.reporting.settings import report_settings
 from centralita.tenancy.models import Tenant
 from centralita.tenancy.service import get_tenant_by_slug, list_tenants
-from centralita.web.pages import SignedIn, SignedInPage, page_router
+from centralita.web.pages import CHANNEL_LABELS, SignedIn, SignedInPage, page_router
 from centralita.web.report_charts import bar_chart
 
 router = page_router()
 
 DEFAULT_DAYS = 28
-CHANNELS = {
-    "voice": gettext_noop("Phone"),
-    "chat": gettext_noop("Chat"),
-    "email": gettext_noop("Email"),
-    "sms": gettext_noop("SMS"),
-    "web": gettext_noop("Web form"),
-    "callback": gettext_noop("Callback"),
-    "task": gettext_noop("Back-office task"),
-}
 
 
 @dataclass(frozen=True)
@@ -207,7 +198,7 @@ async def _context(page: SignedIn, tenant: Tenant, win: service.Window) -> dict[
         by_channel[row.channel] = by_channel.get(row.channel, 0) + row.offered
     channel_chart = bar_chart(
         [
-            (page.gettext(CHANNELS.get(channel, channel)), float(count), fmt.number(count))
+            (page.gettext(CHANNEL_LABELS.get(channel, channel)), float(count), fmt.number(count))
             for channel, count in sorted(by_channel.items())
         ]
     )

@@ -42,6 +42,15 @@ CSRF_FIELD = "csrf_token"
 HOME_PATH = "/home"
 LOGIN_PATH = "/login"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+CHANNEL_LABELS = {
+    "voice": i18n.gettext_noop("Phone"),
+    "chat": i18n.gettext_noop("Chat"),
+    "email": i18n.gettext_noop("Email"),
+    "sms": i18n.gettext_noop("SMS"),
+    "web": i18n.gettext_noop("Web form"),
+    "callback": i18n.gettext_noop("Callback"),
+    "task": i18n.gettext_noop("Back-office task"),
+}
 
 ERROR_TEXTS: dict[int, tuple[str, str]] = {
     400: (
@@ -95,6 +104,11 @@ def _environment(locale: str) -> Environment:
     environment.filters["language_name"] = lambda code: i18n.language_name(code, locale)
     environment.filters["share"] = lambda value: i18n.format_share(value, locale)
     environment.filters["duration"] = i18n.format_duration
+
+    def channel_label(code: str) -> str:
+        return i18n.TRANSLATIONS[locale].gettext(CHANNEL_LABELS.get(code, code))
+
+    environment.filters["channel"] = channel_label
     return environment
 
 

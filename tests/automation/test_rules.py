@@ -1,5 +1,6 @@
 """Rules on real events: defaults, validation, firing, the log, loops, dry-run, API events."""
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -8,6 +9,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from centralita.automation.defaults import DEFAULT_RULES
+from centralita.automation.service import ensure_default_rules
 from centralita.db.engine import Database
 from centralita.events.bus import Event, supervisors_topic, wait_for_published
 from centralita.outbound.models import OutboundMessage
@@ -44,6 +47,27 @@ async def test_every_tenant_starts_with_the_default_rules(tenant_a: TenantFixtur
     assert by_key["abandoned_sms"]["active"] is False
     # Seeded once: looking again does not add them twice.
     assert len((await http.get(tenant_a.url("/rules"))).json()) == 4
+
+
+async def test_two_processes_seeding_the_defaults_at_once_leave_one_set(
+    tenant_a: TenantFixture, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("several processes seeding at once need PostgreSQL (SQLite serves one)")
+    first = tenant_a.db.tenant_session(tenant_a.id)
+    second = tenant_a.db.tenant_session(tenant_a.id)
+    async with first, second:
+        assert await ensure_default_rules(first, tenant_a.id) == 1
+        # The second looks before the first commits, so it seeds too and waits on the key.
+        racing = asyncio.create_task(ensure_default_rules(second, tenant_a.id))
+        await asyncio.sleep(0.2)
+        await first.commit()
+        version = await racing
+        await second.commit()
+
+    rules = (await (await tenant_a.client()).get(tenant_a.url("/rules"))).json()
+    assert version == 1
+    assert len(rules) == len(DEFAULT_RULES)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from centralita.callbacks.models import Callback, CallbackSource
 from centralita.campaigns.models import CampaignContact, ContactStatus
 from centralita.campaigns.service import LEASE
-from centralita.channels.campaigns import pooled_messages
+from centralita.channels.campaigns import pooled_provider
 from centralita.channels.models import AddressChannel
 from centralita.identity.permissions import Role
 from tests.campaigns.conftest import (
@@ -224,8 +224,7 @@ async def test_a_dispatcher_killed_mid_batch_leaves_no_duplicate_at_the_provider
     keyed_provider.delay_s = 0.05
     when = now_plus()
 
-    pooled = pooled_messages(keyed_provider.url)
-    try:
+    async with pooled_provider(keyed_provider.url) as pooled:
         doomed = asyncio.create_task(
             dispatcher(tenant_a.db, keyed_provider, fixed(when), messages=pooled).step()
         )
@@ -233,8 +232,6 @@ async def test_a_dispatcher_killed_mid_batch_leaves_no_duplicate_at_the_provider
             await asyncio.sleep(0.01)
         doomed.cancel()  # dies after sending some, before recording any
         await asyncio.gather(doomed, return_exceptions=True)
-    finally:
-        await pooled.http.close()
     async with tenant_a.db.tenant_session(tenant_a.id) as session:
         statuses = (await session.execute(select(CampaignContact.status))).scalars().all()
     assert set(statuses) == {ContactStatus.SENDING}

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from centralita.config import Settings
 from centralita.customers.service import IdentityRules
@@ -18,11 +18,10 @@ from centralita.identity.permissions import Role
 from centralita.interactions import service as interactions
 from centralita.interactions.models import Channel, Interaction
 from centralita.interactions.schemas import IdentityIn, InteractionCreate
-from centralita.jobs.models import Job
 from centralita.routing.engine import Presence
 from centralita.routing.models import AgentProfile, AgentSkill, Assignment, Queue, QueueSkill, Skill
 from centralita.routing.runner import ROUTING_JOBS, RoutingRunner
-from tests.conftest import TEST_ACTOR, TenantFixture
+from tests.conftest import TEST_ACTOR, TenantFixture, clear_jobs
 
 
 class FakeClock:
@@ -135,11 +134,7 @@ def _passwords(world: World) -> identity.Passwords:
 
 async def make_world(tenant: TenantFixture, settings: Settings, name: str = "soporte") -> World:
     """A queue ``name`` serving chat, voice and email, requiring skill ``name`` at level 2."""
-    # Tests share one database: routing jobs other tests left pending would crowd this world's
-    # steps (the router claims them oldest first, a batch at a time).
-    async with tenant.db.system_session() as session:
-        await session.execute(delete(Job).where(Job.kind.in_(ROUTING_JOBS)))
-        await session.commit()
+    await clear_jobs(tenant.db, ROUTING_JOBS)
     async with tenant.db.tenant_session(tenant.id) as session:
         skill = Skill(tenant_id=tenant.id, name=name)
         queue = Queue(

@@ -73,6 +73,9 @@ async def test_the_wallboard_shows_queues_agents_waiting_work_and_charts(
     assert f'<form class="move-form inline-form" data-interaction="{waiting}">' in html
     # The waiting work can be handed to the signed-in agent.
     assert f'<form class="offer-form inline-form" data-interaction="{waiting}">' in html
+    # Load is read per kind of work, in the page's language, not as one sum over all kinds.
+    assert '<span class="load">Chat 0/3</span>' in html
+    assert '<span class="load">Teléfono 0/1</span>' in html
 
 
 async def test_without_a_company_the_wallboard_opens_the_first_one(

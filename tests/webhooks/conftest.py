@@ -1,21 +1,17 @@
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import delete
 
 from centralita.config import Settings
 from centralita.db.engine import Database
-from centralita.jobs.models import Job, JobKind
+from centralita.jobs.models import JobKind
+from tests.conftest import clear_jobs
 from tests.webhooks.receiver import Receiver, running_receiver
 
 
 @pytest.fixture(autouse=True)
 async def no_webhook_jobs_left_by_other_tests(db: Database) -> None:
-    """Tests share one database: deliveries other tests left would crowd this test's batches."""
-    kinds = [JobKind.WEBHOOK_FANOUT, JobKind.WEBHOOK_DELIVERY]
-    async with db.system_session() as session:
-        await session.execute(delete(Job).where(Job.kind.in_(kinds)))
-        await session.commit()
+    await clear_jobs(db, [JobKind.WEBHOOK_FANOUT, JobKind.WEBHOOK_DELIVERY])
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,24 +92,30 @@ async def calling_number(session: AsyncSession) -> ChannelAddress | None:
 
 @dataclass(frozen=True)
 class Provider:
+    """The provider's REST API. Senders of many requests (campaigns) pass a kept-alive ``http``
+    pool, which sustains hundreds of requests a second; others open a connection per request."""
+
     base_url: str
+    http: aiohttp.ClientSession | None = None
 
     async def _post(
         self, address: ChannelAddress, resource: str, data: dict[str, str], key: str | None
     ) -> dict[str, Any]:
         sid, token = _account(address)
         url = f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{sid}/{resource}.json"
-        # Providers that honour it make a repeated attempt (after a crash) send nothing twice.
-        headers = {"Idempotency-Key": key} if key else {}
+        headers = {"Authorization": aiohttp.encode_basic_auth(sid, token)}
+        if key:
+            # Providers that honour it make a repeated attempt (after a crash) send nothing twice.
+            headers["Idempotency-Key"] = key
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
-                answer = await http.post(url, data=data, auth=(sid, token), headers=headers)
-        except httpx.HTTPError as exc:
+            if self.http is not None:
+                return await _send(self.http, url, data, headers)
+            async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)
+            ) as http:
+                return await _send(http, url, data, headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise ProviderError(f"the provider could not be reached: {exc}") from exc
-        if answer.status_code >= 300:
-            raise ProviderError(f"the provider answered {answer.status_code}: {answer.text[:300]}")
-        body: dict[str, Any] = answer.json()
-        return body
 
     async def call(self, address: ChannelAddress, to: str, url: str, status_callback: str) -> str:
         """Place a call from ``address`` to ``to``; the provider fetches ``url`` once answered.
@@ -155,47 +160,12 @@ class Provider:
         await self._post(address, f"Calls/{sid}", {"Status": "completed"}, None)
 
 
-@dataclass(frozen=True)
-class PooledMessages:
-    """The same Messages request over kept-alive connections, for senders of many (campaigns):
-    aiohttp's pool sustains hundreds of requests a second where a client per request cannot."""
-
-    base_url: str
-    http: aiohttp.ClientSession
-
-    async def message(
-        self,
-        address: ChannelAddress,
-        to: str,
-        body: str,
-        key: str,
-        status_callback: str | None = None,
-    ) -> str:
-        data = _message_form(address, to, body, status_callback)
-        return await self._post(address, "Messages", data, key)
-
-    async def announce(
-        self,
-        address: ChannelAddress,
-        to: str,
-        twiml: str,
-        key: str,
-        status_callback: str | None = None,
-    ) -> str:
-        data = _announce_form(address, to, twiml, status_callback)
-        return await self._post(address, "Calls", data, key)
-
-    async def _post(
-        self, address: ChannelAddress, resource: str, data: dict[str, str], key: str
-    ) -> str:
-        sid, token = _account(address)
-        url = f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{sid}/{resource}.json"
-        headers = {"Idempotency-Key": key, "Authorization": aiohttp.encode_basic_auth(sid, token)}
-        try:
-            async with self.http.post(url, data=data, headers=headers) as answer:
-                text = await answer.text()
-                if answer.status >= 300:
-                    raise ProviderError(f"the provider answered {answer.status}: {text[:300]}")
-                return str(json.loads(text)["sid"])
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderError(f"the provider could not be reached: {exc}") from exc
+async def _send(
+    http: aiohttp.ClientSession, url: str, data: dict[str, str], headers: dict[str, str]
+) -> dict[str, Any]:
+    async with http.post(url, data=data, headers=headers) as answer:
+        text = await answer.text()
+        if answer.status >= 300:
+            raise ProviderError(f"the provider answered {answer.status}: {text[:300]}")
+        body: dict[str, Any] = json.loads(text)
+        return body

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from centralita.app import job_handlers
 from centralita.channels.email.models import Direction, EmailRecord, EmailStatus
@@ -22,17 +22,14 @@ from centralita.jobs.service import schedule
 from centralita.jobs.worker import MAX_ATTEMPTS, JobWorker
 from centralita.tickets.models import Ticket
 from tests.channels.email.conftest import Listener, Sink, add_mailbox, corpus, unique_address
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, clear_jobs
 
 CUSTOMER = "laura.perez@cliente.example"
 
 
 @pytest.fixture
 async def worker_for(settings: Settings, sink: Sink, db: Database) -> Callable[..., JobWorker]:
-    # Tests share one database: mail other tests left queued would reach this test's sink.
-    async with db.system_session() as session:
-        await session.execute(delete(Job))
-        await session.commit()
+    await clear_jobs(db)
     relayed = settings.model_copy(
         update={"smtp_relay_host": "127.0.0.1", "smtp_relay_port": sink.port}
     )
