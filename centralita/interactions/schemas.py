@@ -1,9 +1,10 @@
 import json
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, Field, TypeAdapter, field_validator
 
 from centralita.customers.models import IdentityKind
 from centralita.interactions.models import AuthorKind, Channel, Direction, InteractionState
@@ -18,13 +19,26 @@ LANGUAGE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
 Label = Annotated[str, Field(min_length=1, max_length=100)]
 
 
+# A file this installation stores (an email's attachment) is linked by its own download path.
+STORED_FILE_PATH = re.compile(r"^/api/v1/tenants/[a-z0-9-]+/email/attachments/[0-9a-f-]{36}$")
+WEB_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
+
+
+def _file_address(value: str) -> str:
+    if STORED_FILE_PATH.match(value):
+        return value
+    return str(WEB_URL.validate_python(value))
+
+
 class AttachmentIn(Strict):
     name: str = Field(min_length=1, max_length=255)
     content_type: str = Field(
         max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$", examples=["application/pdf"]
     )
     size: int = Field(ge=0)
-    url: AnyHttpUrl = Field(max_length=2000)
+    url: Annotated[str, AfterValidator(_file_address)] = Field(
+        max_length=2000, description="an http(s) URL, or a stored email attachment's path"
+    )
 
 
 class MessageIn(Strict):

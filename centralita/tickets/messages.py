@@ -80,7 +80,12 @@ def _said(data: MessageCreate) -> MessageIn:
 
 
 async def _follow_up(
-    session: AsyncSession, desk: Desk, previous: Ticket, data: MessageCreate, now: datetime
+    session: AsyncSession,
+    desk: Desk,
+    previous: Ticket,
+    data: MessageCreate,
+    said: MessageIn,
+    now: datetime,
 ) -> Ticket:
     """A new ticket for a customer writing about one closed (or resolved too long ago), kept in
     the same hands where they still serve the tenant."""
@@ -107,7 +112,7 @@ async def _follow_up(
             urgency=previous.urgency,
             priority=previous.priority if previous.priority_overridden else None,
         ),
-        customer_said=_said(data),
+        customer_said=said,
     )
     first, second = sorted((previous.id, follow_up.id))
     session.add(TicketLink(ticket_id=first, other_id=second))
@@ -124,13 +129,13 @@ async def _follow_up(
 
 
 async def _customer_wrote(
-    session: AsyncSession, desk: Desk, ticket: Ticket, data: MessageCreate
+    session: AsyncSession, desk: Desk, ticket: Ticket, data: MessageCreate, said: MessageIn
 ) -> TicketMessage:
     now = utcnow()
     if ticket.status == TicketStatus.CLOSED or (
         ticket.status == TicketStatus.RESOLVED and not _reopens(desk, ticket, now)
     ):
-        ticket = await _follow_up(session, desk, ticket, data, now)
+        ticket = await _follow_up(session, desk, ticket, data, said, now)
         return add_message(session, ticket, MessageKind.CUSTOMER, data.text, now, html=data.html)
     message = add_message(session, ticket, MessageKind.CUSTOMER, data.text, now, html=data.html)
     await track(session, desk, ticket, now, SlaEvent.CUSTOMER_REPLIED)
@@ -138,19 +143,23 @@ async def _customer_wrote(
         # The customer answered, or the problem is back: the ticket needs an agent again.
         action = "ticket.reopened" if ticket.status == TicketStatus.RESOLVED else "ticket.updated"
         await change_status(session, desk, ticket, TicketStatus.OPEN, now, action=action)
-    await ensure_work(session, desk, ticket, _said(data))
+    await ensure_work(session, desk, ticket, said)
     announce(session, desk, "ticket.customer_replied", ticket, message_id=message.id)
     return message
 
 
 async def post_message(
-    session: AsyncSession, desk: Desk, ticket_id: uuid.UUID, data: MessageCreate
+    session: AsyncSession,
+    desk: Desk,
+    ticket_id: uuid.UUID,
+    data: MessageCreate,
+    said: MessageIn | None = None,
 ) -> TicketMessage:
-    """Add a message; the one returned may sit in a follow-up ticket (see ``ticket_id``)."""
+    """Add a message; the one returned may sit in a follow-up ticket (see ``ticket_id``). A
+    customer's message is ``said`` in the work that answers it (by default, its words)."""
     if data.kind == MessageKind.CUSTOMER:
-        message = await _customer_wrote(
-            session, desk, await _ticket_written_to(session, ticket_id), data
-        )
+        ticket = await _ticket_written_to(session, ticket_id)
+        message = await _customer_wrote(session, desk, ticket, data, said or _said(data))
     else:
         ticket = await get_ticket(session, ticket_id, for_update=True)
         refuse_closed(desk, ticket)

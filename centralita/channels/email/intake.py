@@ -34,7 +34,7 @@ from centralita.errors import InvalidInput
 from centralita.events.bus import Event, emit, supervisors_topic, user_topic
 from centralita.i18n import TRANSLATIONS, gettext_noop
 from centralita.interactions.models import AuthorKind, Channel
-from centralita.interactions.schemas import MessageIn
+from centralita.interactions.schemas import MAX_ATTACHMENTS, AttachmentIn, MessageIn
 from centralita.interactions.service import sanitise_html
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
@@ -148,6 +148,7 @@ async def store(
         await session.flush()
         return Outcome(tenant.id, record.id, record.status, None)
     record = _record(tenant.id, address, raw, parsed)
+    files = _attachments(record, parsed, settings)
     if parsed.message_id.endswith("@" + settings.email_domain):
         _set(record, EmailStatus.IGNORED, "our own mail came back")
     elif parsed.report is not None:
@@ -155,12 +156,17 @@ async def store(
     elif not parsed.sender:
         _set(record, EmailStatus.REFUSED, "no sender address")
     else:
-        await _thread(session, desk, address, record, parsed)
+        # A message lists a handful of files, attached ones before inline images; an email
+        # of hundreds keeps them all beside its record. Our own rows are not validated again:
+        # an odd content type must not stop the email being stored.
+        shown = sorted(files, key=lambda f: f.inline)[:MAX_ATTACHMENTS]
+        listed = [AttachmentIn.model_construct(**f.listed(tenant.slug)) for f in shown]
+        await _thread(session, desk, address, record, parsed, listed)
     # Added last, complete: one INSERT, and a concurrent delivery of the same Message-ID fails
     # here on the unique key, undoing everything it did.
     session.add(record)
     await session.flush()
-    _attach(session, record, parsed, settings)
+    session.add_all(files)
     await session.flush()
     return Outcome(tenant.id, record.id, record.status, record.ticket_id)
 
@@ -200,15 +206,18 @@ def _set(record: EmailRecord, status: EmailStatus, reason: str | None) -> None:
         record.reason = reason
 
 
-def _attach(session: AsyncSession, record: EmailRecord, parsed: Parsed, settings: Settings) -> None:
-    skipped = []
+def _attachments(record: EmailRecord, parsed: Parsed, settings: Settings) -> list[EmailAttachment]:
+    """The files kept beside the email (each within the size limit; the rest stay in the raw
+    message, and the record says so)."""
+    kept, skipped = [], []
     for part in parsed.parts:
         if len(part.content) > settings.email_attachment_max_bytes:
             skipped.append(part.filename)
             continue
-        session.add(
+        kept.append(
             EmailAttachment(
                 tenant_id=record.tenant_id,
+                id=new_id(),
                 email_id=record.id,
                 filename=part.filename,
                 content_type=part.content_type,
@@ -221,6 +230,7 @@ def _attach(session: AsyncSession, record: EmailRecord, parsed: Parsed, settings
     if skipped:
         note = "attachments over the size limit kept only in the raw message: " + ", ".join(skipped)
         record.reason = "; ".join(filter(None, [record.reason, note]))[:300]
+    return kept
 
 
 async def _bounce(session: AsyncSession, record: EmailRecord, parsed: Parsed) -> None:
@@ -260,12 +270,19 @@ def _locale_text(tenant: Tenant, message: str) -> str:
 
 
 async def _thread(
-    session: AsyncSession, desk: Desk, address: ChannelAddress, record: EmailRecord, parsed: Parsed
+    session: AsyncSession,
+    desk: Desk,
+    address: ChannelAddress,
+    record: EmailRecord,
+    parsed: Parsed,
+    files: list[AttachmentIn],
 ) -> None:
     ticket = await ticket_for(session, desk, parsed)
     text = (record.visible_text or _locale_text(desk.tenant, NO_TEXT))[:MAX_TEXT]
+    # The work that answers the email shows its words and lists its files.
+    said = MessageIn(author_kind=AuthorKind.CUSTOMER, text=text, attachments=files)
     if ticket is None:
-        await _open_ticket(session, desk, address, record, parsed, text)
+        await _open_ticket(session, desk, address, record, parsed, said)
         return
     allowed = await participants(session, ticket)
     record.ticket_id = ticket.id
@@ -279,7 +296,7 @@ async def _thread(
         _announce_held(session, desk, ticket, record)
         return
     message = await post_message(
-        session, desk, ticket.id, MessageCreate(kind=MessageKind.CUSTOMER, text=text)
+        session, desk, ticket.id, MessageCreate(kind=MessageKind.CUSTOMER, text=text), said
     )
     # A reply to a closed ticket lands in a follow-up ticket.
     record.ticket_id, record.message_ref = message.ticket_id, message.id
@@ -291,7 +308,7 @@ async def _open_ticket(
     address: ChannelAddress,
     record: EmailRecord,
     parsed: Parsed,
-    text: str,
+    said: MessageIn,
 ) -> None:
     try:
         sender = checked_identity(IdentityKind.EMAIL, parsed.sender, desk.rules, "from")
@@ -305,20 +322,20 @@ async def _open_ticket(
     ).customer
     # Steered before the ticket is numbered: the tenant's number row stays locked from then until
     # commit, and every other new ticket of the tenant waits for it.
-    steering = await steer(session, desk.tenant.id, f"{parsed.subject}\n{text}")
+    steering = await steer(session, desk.tenant.id, f"{parsed.subject}\n{said.text}")
     ticket = await create_ticket(
         session,
         desk,
         TicketCreate(
             requester_id=customer.id,
             subject=parsed.subject or _locale_text(desk.tenant, NO_SUBJECT),
-            description=text,
+            description=said.text,
             channel=Channel.EMAIL,
         ),
         # The work goes where the tenant's intents send its words, else the address's queue.
         work_queue=(steering.queue if steering else None) or address.queue,
         work_topic=steering.intent if steering else None,
-        customer_said=MessageIn(author_kind=AuthorKind.CUSTOMER, text=text),
+        customer_said=said,
     )
     record.ticket_id = ticket.id
     if address.settings.get("auto_acknowledge") and parsed.automatic is None:

@@ -8,6 +8,7 @@ several API processes need no shared volume, and backups hold them. Size limits 
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -111,3 +112,12 @@ class EmailAttachment(TenantEntity, Base):
     inline: Mapped[bool] = mapped_column(default=False)
     size: Mapped[int]
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+    def listed(self, tenant_slug: str) -> dict[str, Any]:
+        """The file as a conversation message lists it: the agent downloads it from here."""
+        return {
+            "name": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "url": f"/api/v1/tenants/{tenant_slug}/email/attachments/{self.id}",
+        }

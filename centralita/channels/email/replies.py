@@ -126,15 +126,7 @@ async def reply_with_files(
         )
         for f in files
     ]
-    message.attachments = [
-        {
-            "name": row.filename,
-            "content_type": row.content_type,
-            "size": row.size,
-            "url": f"/api/v1/tenants/{tenant_slug}/email/attachments/{row.id}",
-        }
-        for row in rows
-    ]
+    message.attachments = [row.listed(tenant_slug) for row in rows]
     session.add(message)
     await session.flush()
     session.add_all(rows)

@@ -13,6 +13,7 @@ from centralita.app import create_app
 from centralita.channels.email.models import EmailAttachment, EmailRecord, EmailStatus
 from centralita.config import Settings
 from centralita.customers.models import CustomerIdentity
+from centralita.identity.permissions import Role
 from centralita.interactions.models import Interaction, Message
 from centralita.nlu.service import set_intent_route
 from centralita.tickets.models import Ticket
@@ -256,6 +257,8 @@ async def test_the_agent_reads_the_email_and_the_customers_replies_in_the_work(
     )
     reply = _mail("Re: Factura duplicada", "Adjunto el extracto.", message_id="f2@example.com")
     reply["In-Reply-To"] = "<f1@example.com>"
+    statement = b"%PDF-1.4 extracto de noviembre"
+    reply.add_attachment(statement, "application", "pdf", filename="extracto.pdf")
     await listener.send(reply, [box_a])
 
     async with tenant_a.db.tenant_session(tenant_a.id) as session:
@@ -269,3 +272,9 @@ async def test_the_agent_reads_the_email_and_the_customers_replies_in_the_work(
         ("customer", "Me habéis cobrado dos veces."),
         ("customer", "Adjunto el extracto."),
     ]
+    # The customer's file is listed with their words, and the agent opens it from there.
+    [listed] = messages[1].attachments
+    assert (listed["name"], listed["size"]) == ("extracto.pdf", len(statement))
+    download = await (await tenant_a.client(Role.AGENT)).get(listed["url"])
+    assert download.status_code == 200
+    assert download.content == statement
