@@ -24,17 +24,8 @@ def provider() -> Iterator[FakeProvider]:
 
 
 @pytest.fixture
-def settings(database_url: str, provider: FakeProvider) -> Settings:
-    return Settings(
-        database_url=database_url,
-        database_pool_size=5,
-        argon2_time_cost=1,
-        argon2_memory_kib=64,
-        secret_key="test-secret",
-        routing_engine=False,
-        jobs_worker=False,
-        telephony_api_base_url=provider.url,
-    )
+def settings(settings: Settings, provider: FakeProvider) -> Settings:
+    return settings.model_copy(update={"telephony_api_base_url": provider.url})
 
 
 async def test_a_valued_customers_low_answer_reaches_a_rescue_agent_who_calls_back(
