@@ -67,15 +67,11 @@ class AgentRow:
     reason: str | None
     since: datetime
     work: list[Interaction] = field(default_factory=list)
-    # Work held against capacity, per kind the agent can take ("chat", 1, 3): spans every
-    # company the agent serves, while ``work`` lists this company's only.
+    # Work held against capacity, per kind of work in hand ("chat", 1, 3): spans every company
+    # the agent serves, while ``work`` lists this company's only.
     loads: list[tuple[str, int, int]] = field(default_factory=list)
     handled_today: int = 0
     aht_seconds: float | None = None
-
-    @property
-    def holds_work(self) -> bool:
-        return any(held for _, held, _ in self.loads)
 
 
 async def queue_handle_times(
@@ -113,9 +109,9 @@ async def agent_rows(session: AsyncSession, since: datetime, now: datetime) -> l
             row.presence, row.reason = profile.presence, profile.presence_reason
             row.since = profile.presence_changed_at
             row.loads = [
-                (load.value, getattr(profile, f"load_{load}"), capacity)
+                (load.value, held, getattr(profile, f"capacity_{load}"))
                 for load in Load
-                if (capacity := getattr(profile, f"capacity_{load}"))
+                if (held := getattr(profile, f"load_{load}"))
             ]
         rows[user_id] = row
     held = await session.execute(

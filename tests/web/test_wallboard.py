@@ -12,6 +12,7 @@ from centralita.customers.models import Customer
 from centralita.db.base import utcnow
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Interaction
+from centralita.routing.models import AgentProfile
 from centralita.tickets.models import Ticket
 from tests.conftest import TenantFixture
 from tests.routing.world import World, make_world
@@ -37,7 +38,8 @@ async def _supervisor(
 async def test_the_wallboard_shows_queues_agents_waiting_work_and_charts(
     world: World, client: httpx.AsyncClient
 ) -> None:
-    await world.agent(name=XSS)
+    busy = await world.agent(name=XSS)
+    idle = await world.agent(name="Ana Libre")
     waiting = await world.arrive()
     last_week = await world.arrive()
     async with world.db.tenant_session(world.tenant.id) as session:
@@ -47,6 +49,10 @@ async def test_the_wallboard_shows_queues_agents_waiting_work_and_charts(
         )
         await session.execute(
             update(Interaction).where(Interaction.id == waiting).values(subject=XSS)
+        )
+        # What the router records when it gives an agent a chat.
+        await session.execute(
+            update(AgentProfile).where(AgentProfile.user_id == busy.id).values(load_chat=1)
         )
         await session.execute(
             update(Interaction)
@@ -73,9 +79,11 @@ async def test_the_wallboard_shows_queues_agents_waiting_work_and_charts(
     assert f'<form class="move-form inline-form" data-interaction="{waiting}">' in html
     # The waiting work can be handed to the signed-in agent.
     assert f'<form class="offer-form inline-form" data-interaction="{waiting}">' in html
-    # Load is read per kind of work, in the page's language, not as one sum over all kinds.
-    assert '<span class="load">Chat 0/3</span>' in html
-    assert '<span class="load">Teléfono 0/1</span>' in html
+    # Load is read per kind of work in hand, in the page's language; an idle agent holds none.
+    busy_row = html[html.index("&lt;img src=x") :]
+    assert '<span class="load">Chat 1/3</span>' in busy_row[: busy_row.index("</tr>")]
+    idle_row = html[html.index(idle.display_name) :]
+    assert 'class="load"' not in idle_row[: idle_row.index("</tr>")]
 
 
 async def test_without_a_company_the_wallboard_opens_the_first_one(
