@@ -1,5 +1,13 @@
-import httpx
+import time
+from types import SimpleNamespace
 
+import httpx
+import pytest
+
+from centralita.api import lookups
+from centralita.api.lookups import LOOKUP_TTL_S
+from centralita.app import create_app
+from centralita.config import Settings
 from centralita.identity.permissions import Role
 from tests.conftest import TenantFixture
 
@@ -118,3 +126,34 @@ async def test_me_lists_the_callers_roles(tenant_a: TenantFixture) -> None:
     me = (await agent.get("/api/v1/me")).json()
 
     assert me["memberships"] == [{"tenant_id": str(tenant_a.id), "role": "agent"}]
+
+
+async def test_a_token_revoked_in_another_process_stops_working_within_the_lookup_ttl(
+    tenant_a: TenantFixture, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = await tenant_a.client(Role.ADMIN)
+    issued = (
+        await admin.post(tenant_a.url("/api-tokens"), json={"name": "crm", "role": "agent"})
+    ).json()
+    now = [time.monotonic()]
+    # The lookups' own clock, moved by hand (the event loop's clock is left alone).
+    monkeypatch.setattr(lookups, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    other_process = create_app(settings)
+    async with (
+        other_process.router.lifespan_context(other_process),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other_process),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {issued['token']}"},
+        ) as crm,
+    ):
+        before = await crm.get(tenant_a.url())
+        await admin.delete(tenant_a.url(f"/api-tokens/{issued['id']}"))
+        remembered = await crm.get(tenant_a.url())
+        now[0] += LOOKUP_TTL_S
+        after = await crm.get(tenant_a.url())
+
+    assert before.status_code == 200
+    # The documented window: the other process still knows the token for up to the TTL.
+    assert remembered.status_code == 200
+    assert after.status_code == 401
