@@ -16,15 +16,17 @@ the last day's facts are left for the application. Then, as the application role
 - write overhead: ``--interactions`` contacts through their life (created in a queue, offered,
   answered, wrap-up, ended; one transaction per step, as the API and the router commit them),
   alternately with the facts written and with the fact hook disabled, on one connection; the
-  difference per contact in wall time, in this process's CPU time and in the PostgreSQL
-  backend's CPU time (read from ``/proc``: the database must run on this machine);
+  difference per contact in wall time, in this process's CPU time, in the PostgreSQL
+  backend's CPU time (read from ``/proc``: the database must run on this machine) and in the
+  statements sent (an executemany counts once: asyncpg sends its rows in one round trip);
 - the staffing of 96 intervals x 50 queues and the Anonymous Bank forecast WAPE (``bench/wfm.py``).
 
 The issue's scale is ``--facts 10000000``; the default, 2 million, loads in about a minute.
-Prints one JSON object, with the load average after each step.
+``--write-only`` seeds and measures the write overhead alone. Prints one JSON object, with the
+load average after each step.
 
     .venv/bin/python bench/reporting.py [--facts 2000000] [--tenants 20] [--runs 30]
-        [--interactions 300] [--seed 7]
+        [--interactions 300] [--seed 7] [--write-only]
 """
 
 import argparse
@@ -43,7 +45,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from centralita.customers.service import IdentityRules
 from centralita.db import migrate
@@ -268,12 +270,14 @@ def _backend_cpu_seconds(pid: int) -> float:
 
 
 class Cost:
-    """Wall time, this process's CPU time and the database backend's CPU time of each contact."""
+    """Wall time, this process's CPU time, the database backend's CPU time and the statements of
+    each contact."""
 
     def __init__(self) -> None:
         self.wall: list[float] = []
         self.client_cpu = 0.0
         self.server_cpu = 0.0
+        self.statements = 0
 
     def summary(self) -> dict[str, float]:
         count = len(self.wall)
@@ -282,13 +286,31 @@ class Cost:
             "median_wall_ms": round(statistics.median(self.wall), 2),
             "client_cpu_ms": round(self.client_cpu / count * 1000, 3),
             "server_cpu_ms": round(self.server_cpu / count * 1000, 3),
+            "statements": round(self.statements / count, 2),
         }
 
 
+class StatementCount:
+    """Statements an engine has sent so far (BEGIN and COMMIT are not statements here)."""
+
+    def __init__(self, db: Database) -> None:
+        self.sent = 0
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: object) -> None:
+        self.sent += 1
+
+
 async def _one_contact(
-    db: Database, tenant: Tenant, rules: IdentityRules, backend: int, cost: Cost
+    db: Database,
+    tenant: Tenant,
+    rules: IdentityRules,
+    backend: int,
+    cost: Cost,
+    statements: StatementCount,
 ) -> None:
     """A contact's life in five committed transactions, as the API and the router commit them."""
+    sent = statements.sent
     wall, cpu, server = time.perf_counter(), time.process_time(), _backend_cpu_seconds(backend)
     async with db.tenant_session(tenant.id) as session:
         thread = await interactions.create_interaction(
@@ -313,6 +335,7 @@ async def _one_contact(
     cost.wall.append((time.perf_counter() - wall) * 1000)
     cost.client_cpu += time.process_time() - cpu
     cost.server_cpu += _backend_cpu_seconds(backend) - server
+    cost.statements += statements.sent - sent
 
 
 async def _write_overhead(url: str, tenant_id: uuid.UUID, count: int) -> dict[str, Any]:
@@ -324,16 +347,17 @@ async def _write_overhead(url: str, tenant_id: uuid.UUID, count: int) -> dict[st
             assert tenant is not None
             backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         rules = IdentityRules.for_tenant(tenant, "bench-secret")
+        statements = StatementCount(db)
         with_facts, without = Cost(), Cost()
         for _ in range(10):  # warm the pool and the plans
-            await _one_contact(db, tenant, rules, backend, Cost())
+            await _one_contact(db, tenant, rules, backend, Cost(), statements)
         for n in range(count * 2):
             # Alternate, so the machine's changing load falls on both alike.
             if n % 2:
                 with mock.patch.object(interactions, "transition_facts", return_value=[]):
-                    await _one_contact(db, tenant, rules, backend, without)
+                    await _one_contact(db, tenant, rules, backend, without, statements)
             else:
-                await _one_contact(db, tenant, rules, backend, with_facts)
+                await _one_contact(db, tenant, rules, backend, with_facts, statements)
     finally:
         await db.dispose()
     facts, bare = with_facts.summary(), without.summary()
@@ -345,7 +369,13 @@ async def _write_overhead(url: str, tenant_id: uuid.UUID, count: int) -> dict[st
         "without_facts": bare,
         "overhead_per_contact": {
             name: round(facts[name] - bare[name], 3)
-            for name in ("mean_wall_ms", "median_wall_ms", "client_cpu_ms", "server_cpu_ms")
+            for name in (
+                "mean_wall_ms",
+                "median_wall_ms",
+                "client_cpu_ms",
+                "server_cpu_ms",
+                "statements",
+            )
         },
         "target_ms": 2,
     }
@@ -361,30 +391,31 @@ async def _bench(name: str, url: str, args: argparse.Namespace) -> dict[str, Any
     ids, loaded = await _seed(name, args.tenants, args.facts, args.seed)
     seeded = time.perf_counter() - started
     load["after_seed"] = _load_average()
-    # One connection: every statement of a report runs in the backend whose CPU is read.
-    db = open_database(url, pool_size=1)
-    try:
-        fold = await _fold_all(db, ids)
-        load["after_fold"] = _load_average()
-        report = await _report_times(db, ids[0], args.runs)
-        load["after_report"] = _load_average()
-    finally:
-        await db.dispose()
-    overhead = await _write_overhead(url, ids[1], args.interactions)
-    load["after_write"] = _load_average()
-    staffing = wfm.staffing_seconds(5)
-    load["end"] = _load_average()
-    return {
+    result: dict[str, Any] = {
         "bench": "reporting",
         "database": "postgresql",
         "facts": loaded,
         "tenants": args.tenants,
         "seed_seconds": round(seeded, 1),
-        "fold": fold,
-        "month_interval_report": report,
-        "fact_write": overhead,
-        "staffing_96x50": staffing | {"target_seconds": 1},
-        "anonymous_bank_week": wfm.forecast_wape() | {"target_wape_below": 0.20},
+    }
+    if not args.write_only:
+        # One connection: every statement of a report runs in the backend whose CPU is read.
+        db = open_database(url, pool_size=1)
+        try:
+            result["fold"] = await _fold_all(db, ids)
+            load["after_fold"] = _load_average()
+            result["month_interval_report"] = await _report_times(db, ids[0], args.runs)
+            load["after_report"] = _load_average()
+        finally:
+            await db.dispose()
+    result["fact_write"] = await _write_overhead(url, ids[1], args.interactions)
+    load["after_write"] = _load_average()
+    if not args.write_only:
+        staffing = wfm.staffing_seconds(5)
+        load["end"] = _load_average()
+        result["staffing_96x50"] = staffing | {"target_seconds": 1}
+        result["anonymous_bank_week"] = wfm.forecast_wape() | {"target_wape_below": 0.20}
+    return result | {
         "load_average_1_5_15": load,
         "cpus": os.cpu_count(),
         "date": date.today().isoformat(),
@@ -398,6 +429,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30, help="report runs timed")
     parser.add_argument("--interactions", type=int, default=300, help="contacts each way")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--write-only", action="store_true", help="measure the fact-write overhead alone"
+    )
     args = parser.parse_args()
     name = f"centralita_bench_{os.getpid()}_{secrets.token_hex(3)}"
     asyncio.run(_create_database(name))

@@ -37,7 +37,7 @@ from centralita.interactions.schemas import (
 )
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
-from centralita.reporting.facts import transition_facts
+from centralita.reporting.facts import record_facts, transition_facts
 from centralita.tenancy.models import Tenant
 
 State = InteractionState
@@ -133,7 +133,7 @@ def change_state(
     session = object_session(interaction)
     if session is None:
         raise RuntimeError("an interaction changes state only inside a session")
-    session.add_all(transition_facts(interaction, source, target, now, actor.user_id))
+    record_facts(session, transition_facts(interaction, source, target, now, actor.user_id))
     if target == State.ABANDONED:
         emit(session, interaction_event("interaction.abandoned", interaction))
 
@@ -278,7 +278,7 @@ async def create_interaction(
         updated_at=now,
     )
     _stamp(interaction, None, data.state, now, actor)
-    session.add_all(transition_facts(interaction, None, data.state, now))
+    record_facts(session, transition_facts(interaction, None, data.state, now))
     announce_change(session, interaction)
     messages = [new_message(interaction, data.message, actor, now)] if data.message else []
     for message in messages:

@@ -16,6 +16,7 @@ from sqlalchemy import Uuid, column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import UTCDateTime, new_id
+from centralita.db.inserts import insert_at_flush
 from centralita.reporting.models import PresenceFact
 
 OFFLINE = "offline"
@@ -32,8 +33,12 @@ _assignments = table(
 Span = tuple[datetime, datetime]
 
 
-def presence_fact(user_id: uuid.UUID, presence: str, at: datetime) -> PresenceFact:
-    return PresenceFact(id=new_id(), user_id=user_id, at=at, presence=presence)
+def record_presence_fact(
+    session: AsyncSession, user_id: uuid.UUID, presence: str, at: datetime
+) -> None:
+    """The agent's presence from ``at`` on, written with the session's next flush."""
+    row = {"id": new_id(), "user_id": user_id, "at": at, "presence": presence}
+    insert_at_flush(session, PresenceFact, [row])
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from centralita.interactions.service import (
 )
 from centralita.jobs.models import JobKind
 from centralita.jobs.service import schedule
-from centralita.reporting.agent_time import presence_fact
+from centralita.reporting.agent_time import record_presence_fact
 from centralita.routing.engine import LOAD_OF_CHANNEL, Load, Presence
 from centralita.routing.models import AgentProfile, Assignment, Outcome, Queue
 from centralita.tenancy.models import Tenant
@@ -368,7 +368,7 @@ async def record_presence(
     profile.presence = presence
     profile.presence_reason = reason
     profile.presence_changed_at = utcnow()
-    session.add(presence_fact(profile.user_id, presence, profile.presence_changed_at))
+    record_presence_fact(session, profile.user_id, presence, profile.presence_changed_at)
     schedule(session, JobKind.ROUTING_AGENT, ref_id=profile.user_id)
     emit(
         session,

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from centralita.identity.permissions import Role
-from centralita.reporting.agent_time import agent_time, presence_fact
+from centralita.reporting.agent_time import agent_time, record_presence_fact
 from centralita.routing.models import Assignment
 from tests.conftest import TenantFixture
 from tests.reporting.helpers import Outcome, add_queue, agent_user, contact
@@ -32,7 +32,7 @@ async def test_concurrent_chats_count_once_and_away_time_is_outside_occupancy(
             (12, "offline"),
         ):
             hour, minute = int(when), int(when % 1 * 60)
-            session.add(presence_fact(ana, presence, at(hour, minute)))
+            record_presence_fact(session, ana, presence, at(hour, minute))
         # Two chats at once from 09:10 to 09:40 (30 minutes of handling), a call 11:00-11:30.
         for work, (start, end) in zip(
             works,
