@@ -269,8 +269,8 @@ async def _store(
             message=message,
         ),
         rules,
-        # Inside receive's savepoint, which takes a conversation started concurrently (its
-        # external_ref taken) as the delivery it is: stored once, by the other request.
+        # Inside receive's savepoint, whose handler takes a conversation started concurrently
+        # (its external_ref taken) as this delivery's duplicate, or as the one it continues.
         own_savepoint=False,
     )
     first = thread.messages[0]
