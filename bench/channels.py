@@ -21,9 +21,10 @@ frame and stops when the agent's socket reads the ``interaction.message_added`` 
 (stored, committed, published, forwarded). The first second is warm-up; how late this process's
 own event loop ran is reported, so a starved generator shows.
 
-IVR: signed ``/telephony/voice/incoming`` (caller lookup, queue availability, greeting) and
+IVR: signed ``/telephony/voice/incoming`` (caller lookup, whether the queue is open, greeting) and
 ``/telephony/voice/steer`` (intent steering, the call stored as queued work) webhooks, a few in
-flight, each timed from request to the last byte of its TwiML. Prints one JSON object.
+flight, each timed from request to the last byte of its TwiML; then the statements one more call's
+webhooks send, counted with the product served in this process. Prints one JSON object.
 
     .venv/bin/python bench/channels.py [--phases email,chat,ivr] [--emails 1000]
         [--connections 8] [--chats 200] [--rate 50] [--seconds 10] [--calls 300]
@@ -49,12 +50,15 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 
+from centralita.app import create_app
 from centralita.channels.email.models import EmailRecord
 from centralita.channels.models import AddressChannel, ChannelAddress
 from centralita.channels.voice.webhook import signature
+from centralita.config import Settings
 from centralita.db.base import utcnow
 from centralita.db.engine import open_database
 from centralita.events.service import Actor
@@ -381,31 +385,75 @@ async def _chat(served: Served, chats: int, rate: float, seconds: float) -> dict
 # --- IVR ---------------------------------------------------------------------------------------
 
 
+# One call through the phone menu: what the caller says once greeted.
+IVR_STEPS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("incoming", {}),
+    ("steer", {"SpeechResult": "tengo una duda con mi factura"}),
+)
+
+
+def _ivr_webhook(
+    base: str, step: str, n: int, extra: dict[str, str]
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The provider's webhook of call ``n`` at ``step``: its path, parameters and signature."""
+    path = f"/telephony/voice/{step}"
+    params = {"CallSid": f"CA{n:032d}", "From": f"+3461{n:07d}", "To": NUMBER, **extra}
+    return path, params, {"X-Twilio-Signature": signature(AUTH_TOKEN, base + path, params.items())}
+
+
+def _checked(answer: httpx.Response) -> None:
+    if answer.status_code != 200:
+        path = answer.request.url.path
+        raise RuntimeError(f"{path} answered {answer.status_code}: {answer.text[:200]}")
+
+
 async def _ivr_calls(port: int, calls: int, in_flight: int, timings: dict[str, list[float]]) -> int:
     base = f"http://127.0.0.1:{port}"
     limit = asyncio.Semaphore(in_flight)
 
     async def one(http: httpx.AsyncClient, n: int) -> None:
-        caller = f"+3461{n:07d}"
-        for step, extra in (
-            ("incoming", {}),
-            ("steer", {"SpeechResult": "tengo una duda con mi factura"}),
-        ):
-            path = f"/telephony/voice/{step}"
-            params = {"CallSid": f"CA{n:032d}", "From": caller, "To": NUMBER, **extra}
-            headers = {"X-Twilio-Signature": signature(AUTH_TOKEN, base + path, params.items())}
+        for step, extra in IVR_STEPS:
+            path, params, headers = _ivr_webhook(base, step, n, extra)
             async with limit:
                 began = time.perf_counter()
                 answer = await http.post(path, data=params, headers=headers)
                 elapsed = (time.perf_counter() - began) * 1000
-            if answer.status_code != 200:
-                raise RuntimeError(f"{path} answered {answer.status_code}: {answer.text[:200]}")
+            _checked(answer)
             if n >= in_flight:  # the first few warm connections up
                 timings[step].append(elapsed)
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         await asyncio.gather(*(one(http, n) for n in range(calls)))
     return 2 * calls
+
+
+async def _ivr_statements(url: str, first_call: int) -> dict[str, object]:
+    """Statements per webhook of one more call (a new caller), the product served in this
+    process so that SQLAlchemy's ``before_cursor_execute`` counts them; a call before it warms
+    the process's caches, as the served product's are warm."""
+    settings = Settings(
+        database_url=url, routing_engine=False, jobs_worker=False, demo_traffic=False
+    )
+    app, base = create_app(settings), "http://testserver"
+    counted: dict[str, object] = {}
+    seen: list[str] = []
+
+    def count(*_: object) -> None:
+        seen.append("")
+
+    async with app.router.lifespan_context(app):
+        engine = app.state.db.engine.sync_engine
+        sa_event.listen(engine, "before_cursor_execute", count)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base) as http:
+            for n in (first_call, first_call + 1):
+                for step, extra in IVR_STEPS:
+                    path, params, headers = _ivr_webhook(base, step, n, extra)
+                    seen.clear()
+                    _checked(await http.post(path, data=params, headers=headers))
+                    counted[f"ivr_{step}_statements"] = len(seen)
+        sa_event.remove(engine, "before_cursor_execute", count)
+    return counted
 
 
 async def _ivr(served: Served, calls: int, in_flight: int) -> dict[str, object]:
@@ -423,6 +471,7 @@ async def _ivr(served: Served, calls: int, in_flight: int) -> dict[str, object]:
         "ivr_webhook_p99_ms": round(percentile(both, 0.99), 2),
         "target_ivr_webhook_p99_ms": 50,
         "ivr_server_cpu_ms": round(cpu_ms, 2),
+        **await _ivr_statements(served.url, calls),
     }
 
 

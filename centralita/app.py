@@ -1,6 +1,7 @@
 """The FastAPI application: settings, database, routers, problem+json and security headers."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,6 +142,18 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _keep_startup_objects_out_of_collections() -> None:
+    """Move what the process holds once started (modules, routes, mappers, calendars: some
+    400 000 objects) out of the garbage collector's reach, once per process.
+
+    Each full collection walks every tracked object: with them, one took 230 to 350 ms (two
+    shared cores), every few hundred webhooks, and every request in flight at that moment
+    stalled for it: the p99 of a quick webhook became several times its median."""
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def job_handlers(settings: Settings) -> dict[str, JobHandler]:
     """Every durable job this process can run, with the channel senders the settings configure."""
     handlers: dict[str, JobHandler] = {
@@ -193,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         smtp = None
         if settings.smtp_listen_port is not None:
             smtp = await start_listener(db, settings)
+        _keep_startup_objects_out_of_collections()
         try:
             yield
         finally:
@@ -223,6 +237,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(SecurityHeaders)
 
+    # Routes are matched in order: the telephony provider's webhooks, the busiest requests with
+    # the tightest deadline, are looked at first (after every other router, the match alone cost
+    # a third of a millisecond).
+    app.include_router(voice_router)
+    app.include_router(sms_router)
     app.include_router(tenancy_router)
     app.include_router(identity_router)
     app.include_router(customers_router)
@@ -238,9 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wfm_router)
     app.include_router(wfm_pages_router)
     app.include_router(chat_router)
-    app.include_router(voice_router)
     app.include_router(calls_router)
-    app.include_router(sms_router)
     app.include_router(nlu_router)
     app.include_router(web_router)
     app.include_router(webhooks_router)

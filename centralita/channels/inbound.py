@@ -72,6 +72,9 @@ class Inbound:
     topic: str | None = None
     priority: int = 5
     self_service_context: dict[str, Any] = field(default_factory=dict)
+    # The sender, when the adapter has already recognised (or created) them in this
+    # transaction: then ``sender`` is not looked up again.
+    customer: Customer | None = None
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,17 @@ async def receive(
                 )
             )
     except IntegrityError:
-        # The provider's message was stored before, or a concurrent delivery stored it first.
+        # The provider's message was stored before, or a concurrent delivery stored it first;
+        # or another message started the conversation first, and this one continues it.
         seen = await _receipt(session, inbound)
-        if seen is None:
+        if seen is not None:
+            return await _duplicate(session, seen)
+        if inbound.conversation_ref is None:
             raise
-        return await _duplicate(session, seen)
+        current = await conversation_by_ref(session, inbound.channel, inbound.conversation_ref)
+        if current is None:
+            raise
+        return await continue_conversation(session, current, inbound)
     return received
 
 
@@ -224,10 +233,11 @@ async def _latest_open_conversation(
 async def _store(
     session: AsyncSession, tenant: Tenant, inbound: Inbound, rules: IdentityRules
 ) -> Received:
-    value = checked_identity(inbound.sender_kind, inbound.sender, rules, "sender")
-    customer: Customer = (
-        await find_or_create(session, tenant.id, inbound.sender_kind, value, inbound.sender_name)
-    ).customer
+    customer = inbound.customer
+    if customer is None:
+        value = checked_identity(inbound.sender_kind, inbound.sender, rules, "sender")
+        kind, name = inbound.sender_kind, inbound.sender_name
+        customer = (await find_or_create(session, tenant.id, kind, value, name)).customer
     actor = channel_actor(inbound.channel)
     message = _message_in(inbound)
     # With a conversation id, receive has just found no conversation of that id.
@@ -259,6 +269,9 @@ async def _store(
             message=message,
         ),
         rules,
+        # Inside receive's savepoint, whose handler takes a conversation started concurrently
+        # (its external_ref taken) as this delivery's duplicate, or as the one it continues.
+        own_savepoint=False,
     )
     first = thread.messages[0]
     return Received(thread.interaction, first, customer.id, new_conversation=True, duplicate=False)

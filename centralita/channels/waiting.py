@@ -5,7 +5,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from centralita.db.base import utcnow
 from centralita.routing import stats
+from centralita.routing.calendar import is_open as calendar_is_open
+from centralita.routing.calendar import tenant_holidays
 from centralita.routing.models import Queue
 from centralita.tenancy.models import Tenant
 
@@ -34,3 +37,12 @@ async def availability(
         return Availability(True, None, False, None)
     seen = await stats.availability(session, tenant, queue)
     return Availability(seen.open, seen.estimated_wait_seconds, seen.offer_callback, queue)
+
+
+async def is_open(session: AsyncSession, tenant: Tenant, queue_name: str | None) -> bool:
+    """Whether the queue takes work now: :func:`availability` without the estimated wait, for a
+    greeting that says nothing of how long (the queue's waiting work and agents are not read)."""
+    queue = await queue_named(session, queue_name)
+    if queue is None:
+        return True
+    return calendar_is_open(queue, tenant.time_zone, utcnow(), tenant_holidays(tenant))

@@ -145,6 +145,19 @@ async def find_or_create(
     existing = await find_by_identity(session, kind, normalised)
     if existing is not None:
         return Resolved(existing, created=False)
+    return await create_or_find(session, tenant_id, kind, normalised, display_name)
+
+
+async def create_or_find(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    kind: IdentityKind,
+    normalised: str,
+    display_name: str | None = None,
+) -> Resolved:
+    """:func:`find_or_create` for an identity this transaction has just looked up and not found:
+    the insert comes first, and the holder is looked up only if a concurrent transaction took
+    the identity in between."""
     name = display_name or (normalised if kind in (IdentityKind.EMAIL, IdentityKind.PHONE) else "")
     customer = Customer(tenant_id=tenant_id, id=new_id(), display_name=name, search_name=fold(name))
     if session.get_bind().dialect.name == "postgresql":

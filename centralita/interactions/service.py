@@ -216,16 +216,20 @@ def announce_message(session: AsyncSession, interaction: Interaction, message: M
         schedule(session, JobKind.CHANNEL_DELIVERY, ref_id=message.id)
 
 
-async def _customer_by_id(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
-    """The live customer with this id in the scoped tenant, following merges."""
-    query = select(Customer).where(Customer.id == customer_id)
-    customer = (await session.execute(query)).scalar_one_or_none()
+async def _customer_by_id(
+    session: AsyncSession, tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> Customer:
+    """The live customer with this id in the scoped tenant, following merges. By primary key, so
+    a customer this transaction has just recognised or created is not read again."""
+    customer = await session.get(Customer, (tenant_id, customer_id))
     if customer is None:
         # Another tenant's id is unknown here, exactly like an id that never existed.
         raise InvalidInput.on_field("body.customer_id", "No such customer")
     while customer.merged_into_id is not None:
-        query = select(Customer).where(Customer.id == customer.merged_into_id)
-        customer = (await session.execute(query)).scalar_one()
+        merged_into = await session.get(Customer, (tenant_id, customer.merged_into_id))
+        if merged_into is None:
+            raise RuntimeError(f"customer {customer.id} was merged into a missing customer")
+        customer = merged_into
     return customer
 
 
@@ -233,7 +237,7 @@ async def _resolve_customer(
     session: AsyncSession, tenant: Tenant, data: InteractionCreate, rules: IdentityRules
 ) -> Customer:
     if data.customer_id is not None and data.identity is None:
-        return await _customer_by_id(session, data.customer_id)
+        return await _customer_by_id(session, tenant.id, data.customer_id)
     if data.identity is not None and data.customer_id is None:
         kind = data.identity.kind
         value = checked_identity(kind, data.identity.value, rules, "body.identity.value")
@@ -252,8 +256,15 @@ async def create_interaction(
     actor: Actor,
     data: InteractionCreate,
     rules: IdentityRules,
+    *,
+    own_savepoint: bool = True,
 ) -> InteractionThread:
-    """New work for a customer found by id or by identity (created if the identity is new)."""
+    """New work for a customer found by id or by identity (created if the identity is new).
+
+    Work with an ``external_ref`` is inserted in a savepoint, so that a provider id seen before
+    is a clear :class:`Conflict`; a caller that already writes inside a savepoint of its own and
+    takes a repeated ``external_ref`` (an ``IntegrityError``) as its own case passes
+    ``own_savepoint=False``, and is spared the second one."""
     if data.state not in INITIAL_STATES:
         allowed = ", ".join(sorted(INITIAL_STATES))
         raise InvalidInput.on_field("body.state", f"new work starts as one of: {allowed}")
@@ -278,33 +289,37 @@ async def create_interaction(
         updated_at=now,
     )
     _stamp(interaction, None, data.state, now, actor)
-    record_facts(session, transition_facts(interaction, None, data.state, now))
-    announce_change(session, interaction)
     messages = [new_message(interaction, data.message, actor, now)] if data.message else []
-    for message in messages:
-        announce_message(session, interaction, message)
-    # Emitted before the flush, so the event's record and jobs are written by that same flush.
-    created = interaction_event("interaction.created", interaction)
-    if data.external_ref is None:
-        emit(session, created)
-        session.add(interaction)
-        session.add_all(messages)
+    if data.external_ref is None or not own_savepoint:
+        _add_new_work(session, interaction, messages, now)
         await session.flush()
     else:
-        await _add_once_per_external_ref(session, interaction, messages, created)
+        await _add_once_per_external_ref(session, interaction, messages, now)
     return InteractionThread(interaction, messages)
 
 
+def _add_new_work(
+    session: AsyncSession, interaction: Interaction, messages: list[Message], now: datetime
+) -> None:
+    """Add the work with its messages, its first facts and what it announces, all written by
+    one flush (the event is emitted before it, so its record and jobs are in that flush too)."""
+    session.add(interaction)
+    record_facts(session, transition_facts(interaction, None, interaction.state, now))
+    announce_change(session, interaction)
+    session.add_all(messages)
+    for message in messages:
+        announce_message(session, interaction, message)
+    emit(session, interaction_event("interaction.created", interaction))
+
+
 async def _add_once_per_external_ref(
-    session: AsyncSession, interaction: Interaction, messages: list[Message], created: Event
+    session: AsyncSession, interaction: Interaction, messages: list[Message], now: datetime
 ) -> None:
     """Insert in a savepoint, so a provider id seen before is a clear conflict, also in a race
-    (the event goes with the savepoint: it is dropped if the insert is refused)."""
+    (its facts, jobs and events go with the savepoint: dropped if the insert is refused)."""
     try:
         async with session.begin_nested():
-            emit(session, created)
-            session.add(interaction)
-            session.add_all(messages)
+            _add_new_work(session, interaction, messages, now)
     except IntegrityError:
         raise Conflict(
             f"An interaction on {interaction.channel} with external_ref "

@@ -8,6 +8,7 @@ or hands over to a person instead of misrouting.
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from centralita.customers.service import fold
 from centralita.errors import Conflict, NotFound
 from centralita.events.service import Actor, apply_changes, record_audit
-from centralita.nlu import training
+from centralita.nlu import cache, training
 from centralita.nlu.classifier import OOS
 from centralita.nlu.models import IntentRoute
 
@@ -49,25 +50,29 @@ def _occurrences(words: tuple[str, ...], phrase: tuple[str, ...]) -> int:
     return sum(words[i : i + span] == phrase for i in range(len(words) - span + 1))
 
 
-def keyword_scores(text: str, routes: list[IntentRoute]) -> dict[str, int]:
+def keyword_scores(text: str, routes: Iterable[cache.Route]) -> dict[str, int]:
     words = _words(text)
     scores = {
-        route.intent: sum(_occurrences(words, _words(k)) for k in route.keywords)
+        route.intent: sum(_occurrences(words, phrase) for phrase in route.phrases)
         for route in routes
     }
     return {intent: score for intent, score in scores.items() if score > 0}
 
 
-def _steering(route: IntentRoute | None, intent: str, confidence: float, **how: Any) -> Steering:
+def _steering(route: cache.Route | None, intent: str, confidence: float, **how: Any) -> Steering:
     if route is None:
         return Steering(intent, confidence, None, None, **how)
-    return Steering(intent, confidence, route.queue, route.self_service, tuple(route.skills), **how)
+    return Steering(intent, confidence, route.queue, route.self_service, route.skills, **how)
 
 
 async def steer(session: AsyncSession, tenant_id: uuid.UUID, text: str) -> Steering | None:
     """The tenant's intent for ``text``, or None when it is out of scope (the session is scoped to
-    ``tenant_id``)."""
-    result = await recognise(session, tenant_id, text)
+    ``tenant_id``). The tenant's intents and newest model are read at most once every
+    ``cache.TTL_SECONDS`` by this process: every channel steers every request it receives."""
+    setup = cache.fresh(tenant_id)
+    if setup is None:
+        setup = cache.keep(tenant_id, await _routes(session), await training.newest_model(session))
+    result = await _recognise(session, tenant_id, setup.routes, setup.model, text, None)
     return None if result.intent == OOS else result
 
 
@@ -75,17 +80,43 @@ async def recognise(
     session: AsyncSession, tenant_id: uuid.UUID, text: str, threshold: float | None = None
 ) -> Steering:
     """Like :func:`steer`, but an out-of-scope request is the intent ``oos`` (with the confidence
-    of the best guess), for people trying the model out."""
-    routes = {r.intent: r for r in await list_routes(session)}
-    current = await training.current_classifier(session, tenant_id)
-    if current is not None:
-        version, classifier = current
+    of the best guess), for people trying the model out: so they see an intent just changed in
+    any process, the tenant's intents and model are read afresh."""
+    routes = await _routes(session)
+    return await _recognise(
+        session, tenant_id, routes, await training.newest_model(session), text, threshold
+    )
+
+
+async def _routes(session: AsyncSession) -> dict[str, cache.Route]:
+    return {
+        route.intent: cache.Route(
+            route.intent,
+            route.queue,
+            route.self_service,
+            tuple(route.skills),
+            tuple(_words(keyword) for keyword in route.keywords),
+        )
+        for route in await list_routes(session)
+    }
+
+
+async def _recognise(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    routes: dict[str, cache.Route],
+    model: cache.Model | None,
+    text: str,
+    threshold: float | None,
+) -> Steering:
+    if model is not None:
+        classifier = await training.classifier_of(session, tenant_id, model.id)
         predicted = await training.predict(classifier, text, threshold)
         if predicted is not None:
-            how = {"source": "model", "model_version": version.version}
+            how = {"source": "model", "model_version": model.version}
             route = routes.get(predicted.intent)
             return _steering(route, predicted.intent, round(predicted.confidence, 4), **how)
-    scores = keyword_scores(text, list(routes.values()))
+    scores = keyword_scores(text, routes.values())
     if not scores:
         return Steering(OOS, 0.0, None, None)
     best = max(scores, key=lambda intent: (scores[intent], intent))
@@ -125,6 +156,7 @@ async def create_route(
             await session.flush()
     except IntegrityError:
         raise Conflict(f"The intent {fields['intent']} exists", "intent-taken") from None
+    cache.forget(tenant_id)
     record_audit(
         session,
         tenant_id,
@@ -147,6 +179,7 @@ async def update_route(
     before, after = apply_changes(route, changes)
     if after:
         await session.flush()
+        cache.forget(tenant_id)
         record_audit(
             session,
             tenant_id,
@@ -165,6 +198,7 @@ async def delete_route(
     route = await get_route(session, route_id)
     await session.delete(route)
     await session.flush()
+    cache.forget(tenant_id)
     record_audit(
         session,
         tenant_id,
@@ -194,4 +228,5 @@ async def set_intent_route(
     route.queue, route.self_service = queue, self_service
     route.keywords, route.skills = list(keywords or []), list(skills or [])
     await session.flush()
+    cache.forget(tenant_id)
     return route

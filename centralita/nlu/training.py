@@ -15,6 +15,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.errors import InvalidInput
+from centralita.nlu import cache
+from centralita.nlu.cache import Model
 from centralita.nlu.classifier import (
     OOS,
     Example,
@@ -178,6 +180,7 @@ async def store_version(
     )
     session.add(version)
     await session.flush()
+    cache.forget(tenant_id)
     return version
 
 
@@ -195,14 +198,28 @@ async def current_classifier(
     newest = (await session.execute(query)).scalar_one_or_none()
     if newest is None:
         return None
+    return newest, await classifier_of(session, tenant_id, newest.id)
+
+
+async def newest_model(session: AsyncSession) -> Model | None:
+    """The scoped tenant's newest model version, without its bytes or measures."""
+    query = select(ModelVersion.id, ModelVersion.version).order_by(ModelVersion.version.desc())
+    newest = (await session.execute(query.limit(1))).first()
+    return Model(newest.id, newest.version) if newest is not None else None
+
+
+async def classifier_of(
+    session: AsyncSession, tenant_id: uuid.UUID, version_id: uuid.UUID
+) -> IntentClassifier:
+    """The classifier of one of the tenant's model versions, loaded once per process."""
     cached = _loaded.get(tenant_id)
-    if cached is not None and cached[0] == newest.id:
-        return newest, cached[1]
-    blob = await session.scalar(select(ModelVersion.blob).where(ModelVersion.id == newest.id))
+    if cached is not None and cached[0] == version_id:
+        return cached[1]
+    blob = await session.scalar(select(ModelVersion.blob).where(ModelVersion.id == version_id))
     assert blob is not None
     classifier: IntentClassifier = joblib.load(io.BytesIO(blob))
-    _loaded[tenant_id] = (newest.id, classifier)
-    return newest, classifier
+    _loaded[tenant_id] = (version_id, classifier)
+    return classifier
 
 
 async def predict(

@@ -143,6 +143,37 @@ async def test_a_message_on_a_started_conversation_delivered_four_times_at_once_
     assert await _count(tenant_a, Message.id) == before + 1
 
 
+async def test_the_first_message_of_a_conversation_delivered_four_times_at_once_is_stored_once(
+    tenant_a: TenantFixture,
+) -> None:
+    conversation = f"conv-{uuid.uuid4().hex}"
+    opening = _chat("Hola", f"{conversation}:1", conversation)
+
+    results = await asyncio.gather(*(_receive(tenant_a, opening) for _ in range(4)))
+
+    assert sorted(r.duplicate for r in results) == [False, True, True, True]
+    assert len({r.interaction.id for r in results}) == 1
+    assert await _count(tenant_a, Message.id) == 1
+
+
+async def test_two_messages_starting_one_conversation_at_once_both_land_in_it(
+    tenant_a: TenantFixture,
+) -> None:
+    conversation = f"conv-{uuid.uuid4().hex}"
+    said = [
+        _chat(text, f"{conversation}:{n}", conversation)
+        for n, text in enumerate(("Hola", "¿Hay alguien?"))
+    ]
+
+    results = await asyncio.gather(*(_receive(tenant_a, message) for message in said))
+
+    assert not any(r.duplicate for r in results)
+    assert sorted(r.new_conversation for r in results) == [False, True]
+    assert len({r.interaction.id for r in results}) == 1
+    assert await _count(tenant_a, Message.id) == 2
+    assert await _count(tenant_a, Interaction.id) == 1
+
+
 async def test_a_retry_after_the_conversation_ended_is_a_duplicate_not_a_refusal(
     tenant_a: TenantFixture,
 ) -> None:

@@ -1,3 +1,4 @@
+from centralita.identity.permissions import Role
 from centralita.nlu.service import set_intent_route, steer
 from tests.conftest import TenantFixture
 
@@ -38,3 +39,34 @@ async def test_keywords_steer_a_request_to_its_intent_and_say_out_of_scope_other
     assert status.self_service == "ticket_status"
     assert nothing is None
     assert other_tenant is None
+
+
+async def test_an_intent_changed_through_the_api_steers_the_next_request(
+    tenant_a: TenantFixture,
+) -> None:
+    http = await tenant_a.client(Role.ADMIN)
+    made = await http.post(
+        tenant_a.url("/nlu/intents"),
+        json={"intent": "card_limit", "queue": "tarjetas", "keywords": ["límite"]},
+    )
+    assert made.status_code == 201, made.text
+    text = "Quisiera aumentar el límite de mi tarjeta"
+
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        before = await steer(session, tenant_a.id, text)
+    changed = await http.patch(
+        tenant_a.url(f"/nlu/intents/{made.json()['id']}"), json={"queue": "riesgos"}
+    )
+    assert changed.status_code == 200, changed.text
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        after = await steer(session, tenant_a.id, text)
+    deleted = await http.delete(tenant_a.url(f"/nlu/intents/{made.json()['id']}"))
+    assert deleted.status_code == 204
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        gone = await steer(session, tenant_a.id, text)
+
+    assert before is not None
+    assert before.queue == "tarjetas"
+    assert after is not None
+    assert after.queue == "riesgos"
+    assert gone is None

@@ -19,11 +19,12 @@ from centralita.channels.models import ChannelReceipt
 from centralita.channels.texts import spoken, status_name
 from centralita.channels.voice.twiml import TwiML
 from centralita.channels.voice.webhook import Webhook
-from centralita.channels.waiting import availability, queue_named
+from centralita.channels.waiting import is_open, queue_named
 from centralita.customers.models import Customer, IdentityKind
 from centralita.customers.service import (
     IdentityRules,
     checked_identity,
+    create_or_find,
     find_by_identity,
     find_or_create,
     normalise_identity,
@@ -54,6 +55,9 @@ class Call:
     rules: IdentityRules
     caller: Customer | None
     locale: str
+    # The caller's number in E.164, as customers are recognised by it; None when withheld or
+    # not a valid number.
+    caller_number: str | None = None
 
     @property
     def sid(self) -> str:
@@ -74,7 +78,8 @@ async def identify(session: AsyncSession, hook: Webhook, rules: IdentityRules) -
     if number is not None:
         caller = await find_by_identity(session, IdentityKind.PHONE, number)
     language = (caller.language if caller else None) or hook.tenant.default_locale
-    return Call(hook, rules, caller, language[:2] if language[:2] in ("es", "en") else "es")
+    locale = language[:2] if language[:2] in ("es", "en") else "es"
+    return Call(hook, rules, caller, locale, number)
 
 
 def _ask(twiml: TwiML, call: Call) -> None:
@@ -89,8 +94,7 @@ def _ask(twiml: TwiML, call: Call) -> None:
 async def incoming(session: AsyncSession, call: Call) -> TwiML:
     twiml = TwiML()
     company = call.hook.address.display_name or call.hook.tenant.name
-    seen = await availability(session, call.hook.tenant, call.hook.address.queue)
-    if not seen.open:
+    if not await is_open(session, call.hook.tenant, call.hook.address.queue):
         message = call.hook.address.settings.get("after_hours_message")
         twiml.say(message or spoken(call.locale, "after_hours"), call.locale)
         twiml.say(spoken(call.locale, "voicemail"), call.locale)
@@ -142,6 +146,11 @@ async def enqueue(
     session: AsyncSession, call: Call, text: str, queue: str | None, context: dict[str, Any]
 ) -> TwiML:
     """The call becomes routable work and waits, hearing its place in the queue."""
+    caller = call.caller
+    if caller is None and call.caller_number is not None:
+        # Looked up when the step began and not found: a new customer, without asking again.
+        tenant_id, number = call.hook.tenant.id, call.caller_number
+        caller = (await create_or_find(session, tenant_id, IdentityKind.PHONE, number)).customer
     received = await receive(
         session,
         call.hook.tenant,
@@ -155,6 +164,7 @@ async def enqueue(
             language=call.locale,
             queue=queue,
             self_service_context=context,
+            customer=caller,
         ),
         call.rules,
     )
