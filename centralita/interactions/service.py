@@ -17,6 +17,7 @@ from sqlalchemy.orm import object_session
 from centralita.customers.models import Customer
 from centralita.customers.service import IdentityRules, checked_identity, find_or_create
 from centralita.db.base import new_id, utcnow
+from centralita.db.inserts import flush_inserts
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, FieldError, InvalidInput, NotFound
 from centralita.events.bus import Event, conversation_topic, emit, supervisors_topic, user_topic
@@ -289,7 +290,8 @@ async def create_interaction(
         emit(session, created)
         session.add(interaction)
         session.add_all(messages)
-        await session.flush()
+        # Every change is a new row: on PostgreSQL they go in one statement.
+        await flush_inserts(session)
     else:
         await _add_once_per_external_ref(session, interaction, messages, created)
     return InteractionThread(interaction, messages)
