@@ -444,9 +444,11 @@ def main() -> None:
         if tally.errors:
             print(f"first error: {tally.first_error}", file=sys.stderr)
             print(log.read_text()[-3000:], file=sys.stderr)
-        failures = [line for line in log.read_text().splitlines() if "failed (attempt" in line]
+        lines = log.read_text().splitlines()
+        failures = [n for n, line in enumerate(lines) if "failed (attempt" in line]
         if failures:
-            print(log.read_text()[-3000:], file=sys.stderr)
+            # A failed job is retried later; its first reason tells whether that is expected.
+            print("\n".join(lines[failures[0] : failures[0] + 40]), file=sys.stderr)
         failed_jobs = len(failures)
     latencies = tally.latencies_ms
     served = max(1, len(latencies) + tally.errors)
