@@ -9,7 +9,14 @@ Prints one JSON object, with the server's CPU time per request (its processes' C
 ``/proc``, which hardly depends on what else the machine runs), the generator's own CPU share and
 the load average, so that a figure taken on a busy machine can be read for what it is.
 
-    .venv/bin/python bench/api_ingest.py [--seconds 20] [--concurrency 32]
+Each interaction leaves durable jobs for its consumers (routing, webhook fan-out, rules). With
+``--jobs in-api`` (the default) the API processes run them, as a single-node install does; with
+``--jobs worker`` the API processes only serve requests and one separate job-worker process (API
+and workers scale apart in production) runs them beside. Either way the bench waits for the
+backlog left when the load stops to drain, and reports how long that took, how many jobs the run
+created and how many are left, and the CPU of every process of the product until drained.
+
+    .venv/bin/python bench/api_ingest.py [--seconds 20] [--concurrency 32] [--jobs worker]
 """
 
 import argparse
@@ -55,6 +62,10 @@ BENCH_ACTOR = Actor(label="bench")
 KNOWN_PHONES = 256
 WARM_UP_SECONDS = 2.0
 REQUEST_TIMEOUT_S = 10.0
+# What creating an interaction leaves for the consumers (the routing engine, webhooks, rules).
+CONSUMER_JOBS = ["routing.work", "webhooks.fanout", "automation.event"]
+DRAIN_POLL_S = 0.2
+DRAIN_TIMEOUT_S = 300.0
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -113,14 +124,19 @@ async def _tenant_and_token(url: str, slug: str) -> tuple[uuid.UUID, str]:
         await db.dispose()
 
 
-def _start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_server(
+    url: str, port: int, workers: int, log: Path, runs_jobs: bool
+) -> subprocess.Popen[bytes]:
+    """``centralita run``; ``runs_jobs`` says whether its processes route and run durable jobs."""
     env = {
         **os.environ,
         "CENTRALITA_DATABASE_URL": url,
         # Access logging at this rate would measure the terminal, not the service.
         "CENTRALITA_LOG_LEVEL": "warning",
+        "CENTRALITA_JOBS_WORKER": str(runs_jobs).lower(),
+        "CENTRALITA_ROUTING_ENGINE": str(runs_jobs).lower(),
     }
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - this interpreter running centralita itself
             [
                 sys.executable,
@@ -139,18 +155,19 @@ def _start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Po
         )
 
 
-async def _wait_ready(http: aiohttp.ClientSession, server: subprocess.Popen[bytes]) -> None:
+async def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited while starting")
-        try:
-            async with http.get("/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.1)
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError("the server exited while starting")
+            try:
+                async with http.get("/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
     raise RuntimeError("the server did not become ready")
 
 
@@ -210,21 +227,80 @@ def _tree_cpu_seconds(pid: int) -> float:
     return cpu_seconds(pid) + sum(_tree_cpu_seconds(int(child)) for child in children)
 
 
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@dataclass
+class Backlog:
+    """The consumers' jobs when the load stopped, and how long they took to be done."""
+
+    at_end: int
+    drain_s: float
+    left: int
+    created: int
+
+
+class JobCounter:
+    """Reads the jobs table as the database owner (past row-level security, like an operator)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def pending(self) -> int:
+        query = "SELECT count(*) FROM jobs WHERE kind = ANY($1::text[])"
+        count: int = await self.conn.fetchval(query, CONSUMER_JOBS)
+        return count
+
+    async def ids_issued(self) -> int:
+        """Jobs ever created: their ids come from one sequence (a rolled-back insert spends one
+        too, so with no failed request this is exact)."""
+        query = "SELECT last_value + (CASE WHEN is_called THEN 0 ELSE -1 END) FROM jobs_id_seq"
+        issued: int = await self.conn.fetchval(query)
+        return issued
+
+    async def drain(self, issued_before: int) -> Backlog:
+        at_end = await self.pending()
+        started = time.monotonic()
+        left = at_end
+        while left and time.monotonic() - started < DRAIN_TIMEOUT_S:
+            await asyncio.sleep(DRAIN_POLL_S)
+            left = await self.pending()
+        drain_s = time.monotonic() - started
+        return Backlog(at_end, drain_s, left, await self.ids_issued() - issued_before)
+
+
 @dataclass
 class Measured:
     tally: Tally
     elapsed_s: float
     server_cpu_s: float
     bench_cpu_s: float
+    backlog: Backlog
+    # Every process of the product (API and job worker) from the start of the measured period
+    # until the backlog drained: what the requests cost in all.
+    product_cpu_s: float
+    worker_cpu_s: float
 
 
 async def _measure_api(
-    url: str, seconds: float, concurrency: int, workers: int, log: Path
+    url: str, seconds: float, concurrency: int, workers: int, jobs: str, log: Path
 ) -> Measured:
     slug = "bench-api"
     _tenant_id, token = await _tenant_and_token(url, slug)
     port = _free_port()
-    server = _start_server(url, port, workers, log)
+    server = _start_server(url, port, workers, log, runs_jobs=jobs == "in-api")
+    job_worker, worker_port = None, _free_port()
+    if jobs == "worker":
+        # One process that serves no traffic: it routes and runs the durable jobs.
+        job_worker = _start_server(url, worker_port, 1, log, runs_jobs=True)
+    processes = [p for p in (server, job_worker) if p is not None]
+    owner = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1])
     try:
         # aiohttp rather than httpx: it spends less CPU per request, and on two shared cores
         # the generator's CPU is taken from the server it measures.
@@ -234,7 +310,9 @@ async def _measure_api(
             connector=aiohttp.TCPConnector(limit=concurrency),
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
         ) as http:
-            await _wait_ready(http, server)
+            await _wait_ready(port, server)
+            if job_worker is not None:
+                await _wait_ready(worker_port, job_worker)
             path = f"/api/v1/tenants/{slug}/interactions"
             phones = _phones(0)
             known = [next(phones) for _ in range(KNOWN_PHONES)]
@@ -244,22 +322,31 @@ async def _measure_api(
             )
             if warm_up.errors:
                 raise RuntimeError(f"warm-up failed: {warm_up.first_error}")
+            counter = JobCounter(owner)
+            await counter.drain(0)
+            issued = await counter.ids_issued()
             server_cpu, bench_cpu = _tree_cpu_seconds(server.pid), time.process_time()
+            product_cpu = sum(_tree_cpu_seconds(p.pid) for p in processes)
+            worker_cpu = _tree_cpu_seconds(job_worker.pid) if job_worker else 0.0
             started = time.monotonic()
             tally = await _drive(http, path, started + seconds, concurrency, known, phones)
+            elapsed = time.monotonic() - started
+            server_cpu = _tree_cpu_seconds(server.pid) - server_cpu
+            bench_cpu = time.process_time() - bench_cpu
+            backlog = await counter.drain(issued)
             return Measured(
                 tally,
-                time.monotonic() - started,
-                _tree_cpu_seconds(server.pid) - server_cpu,
-                time.process_time() - bench_cpu,
+                elapsed,
+                server_cpu,
+                bench_cpu,
+                backlog,
+                sum(_tree_cpu_seconds(p.pid) for p in processes) - product_cpu,
+                _tree_cpu_seconds(job_worker.pid) - worker_cpu if job_worker else 0.0,
             )
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        await owner.close()
+        for process in processes:
+            _stop(process)
 
 
 INSERT_CUSTOMER = """
@@ -330,6 +417,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--workers", type=int, default=2, help="API server processes (one a core)")
+    parser.add_argument(
+        "--jobs",
+        choices=["in-api", "worker"],
+        default="in-api",
+        help="who runs the durable jobs: the API processes, or one separate job-worker process",
+    )
     args = parser.parse_args()
 
     name = f"centralita_bench_{os.getpid()}_{secrets.token_hex(3)}"
@@ -340,7 +433,7 @@ def main() -> None:
         try:
             migrate.upgrade(url)
             measured = asyncio.run(
-                _measure_api(url, args.seconds, args.concurrency, args.workers, log)
+                _measure_api(url, args.seconds, args.concurrency, args.workers, args.jobs, log)
             )
             raw_per_s = asyncio.run(
                 _measure_raw_inserts(url, max(5.0, args.seconds / 4), args.concurrency)
@@ -351,6 +444,12 @@ def main() -> None:
         if tally.errors:
             print(f"first error: {tally.first_error}", file=sys.stderr)
             print(log.read_text()[-3000:], file=sys.stderr)
+        lines = log.read_text().splitlines()
+        failures = [n for n, line in enumerate(lines) if "failed (attempt" in line]
+        if failures:
+            # A failed job is retried later; its first reason tells whether that is expected.
+            print("\n".join(lines[failures[0] : failures[0] + 40]), file=sys.stderr)
+        failed_jobs = len(failures)
     latencies = tally.latencies_ms
     served = max(1, len(latencies) + tally.errors)
     result = {
@@ -362,6 +461,15 @@ def main() -> None:
         "workers": args.workers,
         # CPU time hardly depends on what else the machine runs; requests per second does.
         "server_cpu_ms_per_request": round(measured.server_cpu_s * 1000 / served, 2),
+        "jobs": args.jobs,
+        "job_worker_cpu_ms_per_request": round(measured.worker_cpu_s * 1000 / served, 2),
+        # API and job worker, until the jobs the requests left were done: the whole cost.
+        "product_cpu_ms_per_request_drained": round(measured.product_cpu_s * 1000 / served, 2),
+        "jobs_backlog_at_end": measured.backlog.at_end,
+        "jobs_drain_s": round(measured.backlog.drain_s, 2),
+        "jobs_created": measured.backlog.created,
+        "jobs_left": measured.backlog.left,
+        "jobs_failed": failed_jobs,
         "bench_cpu_percent": round(measured.bench_cpu_s / measured.elapsed_s * 100),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }

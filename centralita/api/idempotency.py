@@ -78,7 +78,26 @@ async def _reserve(
         "key": key,
         "request_hash": fingerprint,
     }
-    return (await session.execute(claim, params)).first() is not None
+    return (await (await session.connection()).execute(claim, params)).first() is not None
+
+
+@functools.cache
+def _record_response() -> Executable:
+    """The first response, stored with its claim; built once, and a plain UPDATE of the table
+    (the ORM's would look for the record among the session's objects first)."""
+    table = cast(Table, IdempotencyRecord.__table__)
+    return (
+        update(table)
+        .where(
+            table.c.tenant_id == bindparam("claim_tenant_id"),
+            table.c.operation == bindparam("claim_operation"),
+            table.c.key == bindparam("claim_key"),
+        )
+        .values(
+            status_code=bindparam("status", type_=table.c.status_code.type),
+            response_body=bindparam("body", type_=table.c.response_body.type),
+        )
+    )
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
@@ -109,9 +128,12 @@ async def run_once(
     if not await _reserve(session, tenant_id, operation, key, fingerprint):
         return _replay(await _stored(session, operation, key), fingerprint)
     status, payload = await create()
-    await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.operation == operation, IdempotencyRecord.key == key)
-        .values(status_code=status, response_body=payload)
-    )
+    params = {
+        "claim_tenant_id": tenant_id,
+        "claim_operation": operation,
+        "claim_key": key,
+        "status": status,
+        "body": payload,
+    }
+    await (await session.connection()).execute(_record_response(), params)
     return JSONResponse(payload, status_code=status)

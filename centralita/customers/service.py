@@ -11,8 +11,6 @@ from typing import Any, cast
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
-    Column,
-    ColumnDefault,
     ColumnElement,
     Executable,
     Table,
@@ -35,6 +33,7 @@ from centralita.customers.schemas import (
     shown_identity_value,
 )
 from centralita.db.base import Base, new_id
+from centralita.db.inserts import value_or_default
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, InvalidInput, NotFound
 from centralita.events.bus import Event, emit, supervisors_topic
@@ -142,58 +141,68 @@ async def find_or_create(
     insert wait for it to commit and then fail (PostgreSQL: insert nothing), and the winner's
     customer is returned instead, so one new phone number makes one customer.
     """
-    existing = await find_by_identity(session, kind, normalised)
-    if existing is not None:
-        return Resolved(existing, created=False)
-    return await create_or_find(session, tenant_id, kind, normalised, display_name)
-
-
-async def create_or_find(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    kind: IdentityKind,
-    normalised: str,
-    display_name: str | None = None,
-) -> Resolved:
-    """:func:`find_or_create` for an identity this transaction has just looked up and not found:
-    the insert comes first, and the holder is looked up only if a concurrent transaction took
-    the identity in between."""
     name = display_name or (normalised if kind in (IdentityKind.EMAIL, IdentityKind.PHONE) else "")
-    customer = Customer(tenant_id=tenant_id, id=new_id(), display_name=name, search_name=fold(name))
     if session.get_bind().dialect.name == "postgresql":
-        created = await _insert_with_identity(session, customer, kind, normalised)
+        candidate = _new_customer(tenant_id, name)
+        found = await _find_or_insert_with_identity(session, candidate, kind, normalised)
+        if found is not None:
+            return Resolved(found, created=found.id == candidate.id)
     else:
-        created = await _insert_in_savepoint(session, customer, kind, normalised)
-    if created is None:
-        winner = await find_by_identity(session, kind, normalised)
-        if winner is None:
-            raise RuntimeError(f"the {kind.value} identity was neither inserted nor found")
-        return Resolved(winner, created=False)
-    return Resolved(created, created=True)
+        existing = await find_by_identity(session, kind, normalised)
+        if existing is not None:
+            return Resolved(existing, created=False)
+        created = await _insert_in_savepoint(
+            session, _new_customer(tenant_id, name), kind, normalised
+        )
+        if created is not None:
+            return Resolved(created, created=True)
+    # Another transaction claimed the identity first; it has committed by now.
+    winner = await find_by_identity(session, kind, normalised)
+    if winner is None:
+        raise RuntimeError(f"the {kind.value} identity was neither inserted nor found")
+    return Resolved(winner, created=False)
+
+
+def _new_customer(tenant_id: uuid.UUID, name: str) -> Customer:
+    return Customer(tenant_id=tenant_id, id=new_id(), display_name=name, search_name=fold(name))
 
 
 _customers = cast(Table, Customer.__table__)
 
 
 @functools.cache
-def _claim_identity_then_customer() -> Executable:
-    """One statement: claim the identity, and only if it was free insert its customer.
+def _find_or_claim_identity_then_customer() -> Executable:
+    """One statement: the identity's customer; or, if the identity is free, claim it and insert
+    its customer.
 
     Built once (statement construction costs more CPU than running it); the customer's columns
     are bound by name, the identity's by ``identity_id``, ``kind`` and ``value``. The identity's
-    link to its customer is checked at the end of the statement, when both rows exist."""
+    link to its customer is checked at the end of the statement, when both rows exist. A claim
+    that loses a race with a transaction committing the same identity returns nothing."""
     customers, identities = _customers, cast(Table, CustomerIdentity.__table__)
+    tenant_id, kind, value = (
+        bindparam(name, type_=identities.c[name].type) for name in ("tenant_id", "kind", "value")
+    )
+    holder = (
+        select(identities.c.customer_id)
+        .where(identities.c.tenant_id == tenant_id, identities.c.kind == kind)
+        .where(identities.c.value == value)
+        .cte("holder")
+    )
+    created_at = bindparam("created_at", type_=identities.c.created_at.type)
+    identity = {
+        "tenant_id": tenant_id,
+        "id": bindparam("identity_id", type_=identities.c.id.type),
+        "customer_id": bindparam("id", type_=identities.c.customer_id.type),
+        "kind": kind,
+        "value": value,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+    identity_values = select(*identity.values()).where(~exists(select(holder.c.customer_id)))
     claimed = (
         postgresql_insert(identities)
-        .values(
-            tenant_id=bindparam("tenant_id"),
-            id=bindparam("identity_id"),
-            customer_id=bindparam("id"),
-            kind=bindparam("kind"),
-            value=bindparam("value"),
-            created_at=bindparam("created_at"),
-            updated_at=bindparam("created_at"),
-        )
+        .from_select(list(identity), identity_values)
         .on_conflict_do_nothing(index_elements=["tenant_id", "kind", "value"])
         .returning(identities.c.customer_id)
         .cte("claimed")
@@ -203,28 +212,27 @@ def _claim_identity_then_customer() -> Executable:
         *(bindparam(column.key, type_=column.type) for column in customers.columns)
     ).where(exists(select(claimed.c.customer_id)))
     inserted = (
-        customers.insert().from_select(names, source).add_cte(claimed).returning(*customers.columns)
+        customers.insert().from_select(names, source).returning(*customers.columns).cte("inserted")
     )
-    return select(Customer).from_statement(inserted)
+    # A scalar subquery on the identity's unique index, then the customer's primary key: an
+    # index lookup whatever the planner's statistics say.
+    existing = select(*customers.columns).where(
+        customers.c.tenant_id == tenant_id,
+        customers.c.id == select(holder.c.customer_id).scalar_subquery(),
+    )
+    either = existing.union_all(select(*inserted.c))
+    return select(Customer).from_statement(either)
 
 
-async def _insert_with_identity(
+async def _find_or_insert_with_identity(
     session: AsyncSession, customer: Customer, kind: IdentityKind, normalised: str
 ) -> Customer | None:
-    """None when a concurrent transaction holds the identity: then nothing is inserted."""
-    params = {column.key: _value_or_default(customer, column) for column in _customers.c}
+    """The identity's customer, or ``customer`` inserted with it; None when a concurrent
+    transaction claimed the identity first (then nothing is inserted)."""
+    params = {column.key: value_or_default(customer, column.key, column) for column in _customers.c}
     params.update(identity_id=new_id(), kind=kind.value, value=normalised)
-    found = await session.execute(_claim_identity_then_customer(), params)
+    found = await session.execute(_find_or_claim_identity_then_customer(), params)
     return found.scalar_one_or_none()
-
-
-def _value_or_default(customer: Customer, column: Column[Any]) -> Any:
-    """What a flush would write: the value set, else the column's Python-side default."""
-    value = getattr(customer, column.key)
-    default = column.default
-    if value is not None or not isinstance(default, ColumnDefault):
-        return value
-    return default.arg(None) if default.is_callable else default.arg
 
 
 async def _insert_in_savepoint(

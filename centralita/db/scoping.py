@@ -121,6 +121,10 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
         if _touches_tenant_data(state):
             raise TenantScopeError("tenant-owned data queried without a tenant scope")
         return
+    if state.is_from_statement:
+        # A statement given whole names its tenant itself: loader criteria would not change its
+        # SQL, only cost a cache key of the whole statement on every run.
+        return
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import object_session
 from centralita.customers.models import Customer
 from centralita.customers.service import IdentityRules, checked_identity, find_or_create
 from centralita.db.base import new_id, utcnow
+from centralita.db.inserts import flush_inserts
 from centralita.db.paging import DEFAULT_LIMIT, Slice, paginate
 from centralita.errors import Conflict, FieldError, InvalidInput, NotFound
 from centralita.events.bus import Event, conversation_topic, emit, supervisors_topic, user_topic
@@ -292,7 +293,8 @@ async def create_interaction(
     messages = [new_message(interaction, data.message, actor, now)] if data.message else []
     if data.external_ref is None or not own_savepoint:
         _add_new_work(session, interaction, messages, now)
-        await session.flush()
+        # Every change is a new row: on PostgreSQL they go in one statement.
+        await flush_inserts(session)
     else:
         await _add_once_per_external_ref(session, interaction, messages, now)
     return InteractionThread(interaction, messages)

@@ -16,7 +16,7 @@ from sqlalchemy import Uuid, column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from centralita.db.base import UTCDateTime, new_id
-from centralita.db.inserts import insert_at_flush
+from centralita.db.queued_rows import insert_at_flush
 from centralita.reporting.models import PresenceFact
 
 OFFLINE = "offline"

@@ -1,10 +1,10 @@
 """Fact rows for one interaction's move between states, built where the move is stamped.
 
 ``interactions`` records the :func:`transition_facts` of a change with :func:`record_facts`, in
-the same transaction as the change, so a fact exists exactly when the change committed. Facts are
-plain rows, written by the flush that writes the change (``db.inserts``): no ORM object per fact.
-This module knows interactions only by the attributes it reads (``TrackedWork``): reporting sits
-below the domains that write facts.
+the same transaction as the change, so a fact exists exactly when the change committed. Facts
+are plain rows, written by the flush that writes the change (``db.queued_rows``): no ORM object
+per fact. This module knows interactions only by the attributes it reads (``TrackedWork``):
+reporting sits below the domains that write facts.
 
 Survey answers and SLA outcomes join as further ``FactKind`` values written by their own domains
 through :func:`fact`.
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from centralita.db.base import new_id
-from centralita.db.inserts import insert_at_flush
+from centralita.db.queued_rows import insert_at_flush
 from centralita.reporting.models import NO_QUEUE, FactKind, InteractionFact
 
 

@@ -7,8 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from centralita.customers.models import Customer, CustomerIdentity
+from centralita.events.models import EventRecord
 from centralita.identity.permissions import Role
 from centralita.interactions.models import Interaction, Message
+from centralita.jobs.models import Job, JobKind
+from centralita.reporting.models import FactKind, InteractionFact
 from tests.conftest import TenantFixture
 
 CALL_FROM_LOCAL_NUMBER: dict[str, Any] = {
@@ -58,6 +61,41 @@ async def test_local_and_international_formats_of_one_phone_make_one_e164_custom
     assert phones == ["+34612345678"]
     assert names == ["Lucía Núñez"]
     assert await _count(tenant_b, Customer.id) == 0
+
+
+async def test_new_work_is_counted_offered_and_handed_to_routing_webhooks_and_rules(
+    tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    http = await tenant_a.client(Role.AGENT)
+
+    first = await http.post(tenant_a.url("/interactions"), json=CALL_FROM_LOCAL_NUMBER)
+    again = await http.post(tenant_a.url("/interactions"), json=CALL_FROM_LOCAL_NUMBER)
+
+    assert first.status_code == again.status_code == 201
+    created = [first.json(), again.json()]
+    ids = [uuid.UUID(c["id"]) for c in created]
+    for shown in created:
+        stored = await http.get(tenant_a.url(f"/interactions/{shown['id']}"))
+        assert stored.json() == shown
+    async with tenant_a.db.tenant_session(tenant_a.id) as session:
+        facts = (await session.execute(select(InteractionFact))).scalars().all()
+        events = (await session.execute(select(EventRecord))).scalars().all()
+    assert sorted((f.interaction_id, f.kind, f.queue, f.channel) for f in facts) == [
+        (i, FactKind.OFFERED, "tarjetas", "voice") for i in ids
+    ]
+    assert {f.customer_id for f in facts} == {uuid.UUID(created[0]["customer_id"])}
+    assert sorted((e.type, e.data["interaction_id"]) for e in events) == [
+        ("interaction.created", c["id"]) for c in sorted(created, key=lambda c: c["id"])
+    ]
+    event_ids = [e.id for e in events]
+    async with tenant_a.db.system_session() as session:
+        query = select(Job.kind, Job.ref_id).where(Job.ref_id.in_(ids + event_ids))
+        jobs = sorted(tuple(row) for row in (await session.execute(query)).all())
+    consumers = (JobKind.WEBHOOK_FANOUT, JobKind.AUTOMATION_EVENT)
+    assert jobs == sorted(
+        [(JobKind.ROUTING_WORK, i) for i in ids] + [(k, e) for e in event_ids for k in consumers]
+    )
+    assert await _count(tenant_b, InteractionFact.id) == 0
 
 
 async def test_same_idempotency_key_and_body_make_one_interaction_and_the_same_answer(

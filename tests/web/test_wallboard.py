@@ -81,7 +81,10 @@ async def test_the_wallboard_shows_queues_agents_waiting_work_and_charts(
     assert f'<form class="offer-form inline-form" data-interaction="{waiting}">' in html
     # Load is read per kind of work in hand, in the page's language; an idle agent holds none.
     busy_row = html[html.index("&lt;img src=x") :]
-    assert '<span class="load">Chat <span class="num">1/3</span></span>' in busy_row[: busy_row.index("</tr>")]
+    assert (
+        '<span class="load">Chat <span class="num">1/3</span></span>'
+        in busy_row[: busy_row.index("</tr>")]
+    )
     idle_row = html[html.index(idle.display_name) :]
     assert 'class="load"' not in idle_row[: idle_row.index("</tr>")]
 

@@ -24,7 +24,6 @@ from centralita.customers.models import Customer, IdentityKind
 from centralita.customers.service import (
     IdentityRules,
     checked_identity,
-    create_or_find,
     find_by_identity,
     find_or_create,
     normalise_identity,
@@ -148,9 +147,9 @@ async def enqueue(
     """The call becomes routable work and waits, hearing its place in the queue."""
     caller = call.caller
     if caller is None and call.caller_number is not None:
-        # Looked up when the step began and not found: a new customer, without asking again.
+        # Not known when the step began: a new customer (or the one a concurrent call made).
         tenant_id, number = call.hook.tenant.id, call.caller_number
-        caller = (await create_or_find(session, tenant_id, IdentityKind.PHONE, number)).customer
+        caller = (await find_or_create(session, tenant_id, IdentityKind.PHONE, number)).customer
     received = await receive(
         session,
         call.hook.tenant,
