@@ -107,7 +107,8 @@ async def test_the_facts_of_one_flush_are_one_statement(tenant: TenantFixture) -
     fact_inserts: list[str] = []
 
     def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("INSERT INTO reporting_facts"):
+        # Alone, or within the statement that creates the interaction (PostgreSQL).
+        if "INSERT INTO reporting_facts" in statement:
             fact_inserts.append(statement)
 
     engine = tenant.db.engine.sync_engine
