@@ -52,7 +52,7 @@ from centralita.tenancy.schemas import TenantCreate
 
 # Run as a script, Python puts bench/ on the path rather than the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.serving import SERVER_START_TIMEOUT_S, cpu_seconds
+from bench.serving import SERVER_START_TIMEOUT_S, cpu_seconds, stop_server
 
 ADMIN_DSN = os.environ.get(
     "CENTRALITA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -227,15 +227,6 @@ def _tree_cpu_seconds(pid: int) -> float:
     return cpu_seconds(pid) + sum(_tree_cpu_seconds(int(child)) for child in children)
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
 @dataclass
 class Backlog:
     """The consumers' jobs when the load stopped, and how long they took to be done."""
@@ -346,7 +337,7 @@ async def _measure_api(
     finally:
         await owner.close()
         for process in processes:
-            _stop(process)
+            stop_server(process)
 
 
 INSERT_CUSTOMER = """

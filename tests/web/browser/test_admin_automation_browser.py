@@ -99,7 +99,7 @@ async def _surveys(page: Page, base: str, slug: str, shots: Path, backend: str) 
 
     await sampling.fill("25")
     await form.get_by_label("NPS at or below").fill("5")
-    await form.get_by_label("voice").check()
+    await form.get_by_label("Phone", exact=True).check()
     await form.get_by_role("button", name="Create survey").click()
     await expect(page.locator("#saved-notice")).to_have_text("Saved.")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Tras la llamada"))
